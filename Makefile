@@ -1,0 +1,40 @@
+# Two setup commands: `make demo` and `make test`. Each creates .venv from the
+# pinned lock when it is missing and does nothing extra when it is present.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: venv demo test test-fast bench clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -m pip check
+	@touch $@
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.lock
+	$(PY) -m pip install --quiet --no-deps -r requirements-bench.lock
+	@touch $@
+
+demo: $(STAMP)
+	$(VENV)/bin/keras-mlsec demo --output mlsec-report
+
+test: $(STAMP)
+	$(PY) -m pytest -q tests
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow" tests
+
+bench: $(BENCH_STAMP)
+	$(PY) benchmarks/bench_import.py
+	$(PY) benchmarks/bench_attacks.py
+
+clean:
+	rm -rf $(VENV) mlsec-report .pytest_cache

@@ -1,0 +1,37 @@
+"""Evasion attacks on Keras classifiers.
+
+Every attack is a function doing the work and a class keeping the
+hyper-parameters, with one signature shape::
+
+    x_adv = pgd(model, x, y, eps=0.1)          # function
+    x_adv = PGD(eps=0.1)(model, x, y)          # object
+
+Shared argument names: `eps`, `norm` ("linf" or "l2"), `step_size`, `steps`,
+`rand_init`, `restarts`, `targeted`, `clip`, `batch_size`, `seed`.
+"""
+
+from keras_mlsec.attacks.base import Attack
+from keras_mlsec.attacks.bim import BIM, bim
+from keras_mlsec.attacks.fgsm import FGSM, fgsm
+from keras_mlsec.attacks.mim import MIM, mim
+from keras_mlsec.attacks.pgd import PGD, pgd
+
+ATTACKS = {"fgsm": FGSM, "pgd": PGD, "bim": BIM, "mim": MIM}
+
+
+def get(name, **config):
+    """Returns the attack object registered under `name`, built with `config`.
+
+    Raises:
+        ValueError: when `name` is unknown (the message lists the known names).
+    """
+    if isinstance(name, Attack):
+        return name
+    key = str(name).lower()
+    if key not in ATTACKS:
+        raise ValueError(
+            f"Expected an attack name in {sorted(ATTACKS)}. Received: attack={name!r}")
+    return ATTACKS[key](**config)
+
+
+__all__ = ["ATTACKS", "Attack", "BIM", "FGSM", "MIM", "PGD", "bim", "fgsm", "get", "mim", "pgd"]

@@ -1,0 +1,151 @@
+"""The `Attack` base class and the batched runner every evasion attack uses."""
+
+import inspect
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from keras_mlsec import _validation as v
+from keras_mlsec.attacks import _gradients as g
+
+
+def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=None,
+                 step_size=None, restarts=None, seed=None):
+    """Validates the hyper-parameters shared by the attacks; returns them normalised."""
+    out = {}
+    if eps is not None:
+        out["eps"] = v.check_non_negative(eps, "eps")
+    if norm is not None:
+        out["norm"] = v.check_norm(norm)
+    out["clip"] = v.check_clip(clip)
+    out["batch_size"] = v.check_positive_int(batch_size, "batch_size")
+    if steps is not None:
+        out["steps"] = v.check_positive_int(steps, "steps")
+    if step_size is not None:
+        out["step_size"] = v.check_positive(step_size, "step_size")
+    if restarts is not None:
+        out["restarts"] = v.check_positive_int(restarts, "restarts")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    if out["clip"] is not None and out.get("eps") is not None and out.get("norm") == "linf":
+        low, high = out["clip"]
+        if out["eps"] > high - low:
+            raise ValueError(
+                f"Expected `eps` no larger than the width of the clip range ({high - low}). "
+                f"Received: eps={out['eps']} with clip={out['clip']}. Is the data scaled "
+                "to the clip range?"
+            )
+    return out
+
+
+def make_generator(seed):
+    """A `tf.random.Generator`, seeded when `seed` is an int."""
+    if seed is None:
+        return tf.random.Generator.from_non_deterministic_state()
+    return tf.random.Generator.from_seed(int(seed))
+
+
+def compiled(logits_fn, key, builder):
+    """Returns a `tf.function` cached on the model's logits function.
+
+    Tracing costs far more than a step; caching per (model, static options)
+    lets every later call with the same options (any eps, any batch) reuse it.
+    """
+    cache = logits_fn.__dict__.setdefault("_km_compiled", {})
+    if key not in cache:
+        cache[key] = tf.function(builder(), reduce_retracing=True)
+    return cache[key]
+
+
+def num_classes_of(model, logits_fn, sample):
+    shape = getattr(model, "output_shape", None)
+    if isinstance(shape, tuple) and shape and shape[-1] is not None:
+        return int(shape[-1])
+    return int(logits_fn(tf.constant(sample[:1])).shape[-1])
+
+
+def predict_labels(logits_fn, x, batch_size):
+    """Arg-max predictions of the model, in batches."""
+    predict = compiled(logits_fn, ("predict",), lambda: lambda xb: tf.argmax(logits_fn(xb), -1,
+                                                                          output_type=tf.int32))
+    parts = [predict(tf.constant(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+    return tf.concat(parts, 0).numpy()
+
+
+def run_batched(batch_fn, model, x, y, *, targeted, clip, batch_size, verbose=0, name="attack"):
+    """Validates inputs, then applies `batch_fn(logits_fn, x_batch, y_batch)` batch by batch.
+
+    Args:
+        batch_fn: callable returning the adversarial batch as a tensor.
+        model: the attacked `keras.Model`.
+        x: inputs, inside `clip`.
+        y: sparse or one-hot labels (targets when `targeted`), or None to
+            attack the model's own predictions.
+        targeted: whether `y` holds target classes.
+        clip: validated `(min, max)` domain or None.
+        batch_size: examples per batch.
+        verbose: 1 shows a progress bar.
+        name: label of the progress bar.
+
+    Returns:
+        A float32 tensor of adversarial examples, same shape as `x`.
+    """
+    model = v.check_model(model)
+    x = v.check_inputs(x, model=model, clip=clip)
+    logits_fn = g.logits_function(model)
+    num_classes = num_classes_of(model, logits_fn, x)
+    if y is None:
+        if targeted:
+            raise ValueError(
+                "Expected target labels `y` for a targeted attack. Received: y=None. "
+                "Pass the classes to reach, or use targeted=False."
+            )
+        labels = predict_labels(logits_fn, x, batch_size)
+    else:
+        labels = v.check_labels(y, len(x), num_classes)
+    progress = keras.utils.Progbar(len(x), unit_name="example") if verbose else None
+    if progress is not None:
+        print(f"{name}: {len(x)} examples")
+    parts = []
+    for start in range(0, len(x), batch_size):
+        xb = tf.constant(x[start:start + batch_size])
+        yb = tf.constant(labels[start:start + batch_size])
+        parts.append(tf.convert_to_tensor(batch_fn(logits_fn, xb, yb)))
+        if progress is not None:
+            progress.update(min(start + batch_size, len(x)))
+    return tf.concat(parts, 0)
+
+
+class Attack:
+    """Base class of the attack objects: a callable that keeps hyper-parameters.
+
+    Subclasses set `attack_fn` (the module-level function doing the work) and
+    store one attribute per constructor argument, so `get_config()` and
+    `from_config()` round-trip and the attack can travel inside a saved model.
+
+    Example:
+        >>> attack = PGD(eps=0.1, steps=20)
+        >>> x_adv = attack(model, x, y)
+    """
+
+    attack_fn = None
+    name = "attack"
+
+    def __call__(self, model, x, y=None, **overrides):
+        """Runs the attack; keyword `overrides` replace stored hyper-parameters."""
+        config = {**self.get_config(), **overrides}
+        return type(self).attack_fn(model, x, y, **config)
+
+    def get_config(self):
+        """Returns the constructor arguments as a dict."""
+        params = inspect.signature(type(self).__init__).parameters
+        return {name: getattr(self, name) for name in params if name != "self"}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={val!r}" for k, val in self.get_config().items())
+        return f"{type(self).__name__}({args})"
