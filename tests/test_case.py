@@ -13,16 +13,20 @@ def digits(image_size=8):
     return load_digits(image_size=image_size, seed=0)
 
 
-@functools.lru_cache(maxsize=None)
 def trained_model(kind="mlp", image_size=8, output="logits", epochs=20):
     """A reference model trained on digits; the same weights for logits and softmax twins."""
+    return _trained_model(kind, image_size, output, epochs)
+
+
+@functools.lru_cache(maxsize=None)
+def _trained_model(kind, image_size, output, epochs):
     (x_train, y_train), _ = digits(image_size)
-    model = reference_model(kind, x_train.shape[1:], 10, output="logits", seed=0)
-    model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
     if output == "logits":
+        model = reference_model(kind, x_train.shape[1:], 10, output="logits", seed=0)
+        model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
         return model
     twin = reference_model(kind, x_train.shape[1:], 10, output="softmax", seed=0)
-    twin.set_weights(model.get_weights())
+    twin.set_weights(trained_model(kind, image_size, "logits", epochs).get_weights())
     return twin
 
 

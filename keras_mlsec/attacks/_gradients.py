@@ -73,7 +73,8 @@ def logits_function(model):
         if isinstance(model, keras.Sequential):
             trunk = keras.Sequential(model.layers[:-1]) if len(model.layers) > 1 else None
         else:
-            trunk = keras.Model(model.inputs, layer.input)
+            inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+            trunk = keras.Model(inputs, layer.input)
 
         def logits_fn(x):
             hidden = trunk(x, training=False) if trunk is not None else x
@@ -180,3 +181,19 @@ def random_start(generator, shape, eps, norm):
     dim = tf.cast(tf.shape(flat)[1], tf.float32)
     radius = tf.pow(generator.uniform(tf.stack([batch, 1])), 1.0 / dim) * eps
     return tf.reshape(flat * radius, shape)
+
+
+def cw_objective(labels, logits, confidence, targeted=False):
+    """Carlini-Wagner hinge on the logit margin, per example (zero once the goal is met).
+
+    Untargeted: max(z_y - max_{i != y} z_i + confidence, 0); targeted (`labels`
+    are the targets): max(max_{i != t} z_i - z_t + confidence, 0).
+    """
+    gap = margin(labels, logits)
+    return tf.nn.relu(confidence - gap if targeted else gap + confidence)
+
+
+def cw_success(labels, logits, confidence, targeted=False):
+    """Whether the logit margin passes `confidence` in the attack's direction, per example."""
+    gap = margin(labels, logits)
+    return gap > confidence if targeted else gap < -confidence
