@@ -12,11 +12,13 @@ Shared argument names: `eps`, `norm` ("linf" or "l2"), `step_size`, `steps`,
 
 from keras_mlsec.attacks.base import Attack
 from keras_mlsec.attacks.bim import BIM, bim
+from keras_mlsec.attacks.cw import CarliniWagnerL2, carlini_wagner_l2
 from keras_mlsec.attacks.fgsm import FGSM, fgsm
 from keras_mlsec.attacks.mim import MIM, mim
 from keras_mlsec.attacks.pgd import PGD, pgd
 
 ATTACKS = {"fgsm": FGSM, "pgd": PGD, "bim": BIM, "mim": MIM}
+ATTACKS.update({"cw": CarliniWagnerL2})
 
 
 def get(name, **config):
@@ -35,3 +37,4 @@ def get(name, **config):
 
 
 __all__ = ["ATTACKS", "Attack", "BIM", "FGSM", "MIM", "PGD", "bim", "fgsm", "get", "mim", "pgd"]
+__all__ += ["CarliniWagnerL2", "carlini_wagner_l2"]
