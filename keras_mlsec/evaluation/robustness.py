@@ -109,7 +109,7 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
             done += 1
             if verbose:
                 print(f"[{done}/{total}] {spec['label']} eps={e:g}: adversarial accuracy "
-                      f"{rows[-1]['adversarial_accuracy']:.1%} ({row_seconds:.1f} s)")
+                      f"{rows[-1]['adversarial_accuracy']:.1%} ({row_seconds:.2f} s)")
     for e in eps_values:
         rows.append(_worst_case_row(e, [s["label"] for s in specs], outcomes, clean_correct, rows))
 
