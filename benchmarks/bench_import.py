@@ -41,7 +41,7 @@ def main():
     print(f"median of {args.repeats} fresh interpreters (python start included)")
     for name, values in samples.items():
         median = statistics.median(values)
-        print(f"  {name:<45} {median:6.2f} s   (+{median - base:+.2f} s vs import keras)")
+        print(f"  {name:<45} {median:6.2f} s   ({median - base:+.2f} s vs import keras)")
     extra = statistics.median(samples["import keras_mlsec"]) - base
     verdict = "PASS" if extra <= 0.5 else "FAIL"
     print(f"import keras_mlsec - import keras = {extra:+.2f} s (target <= 0.5 s): {verdict}")
