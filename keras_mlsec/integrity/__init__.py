@@ -1,0 +1,39 @@
+"""Model integrity: sign, verify, scan and safely load Keras models.
+
+    from keras_mlsec import integrity
+
+    private_key, public_key = integrity.generate_keypair("keys")
+    integrity.sign_model("model.keras", private_key=private_key,
+                         metadata={"epsilon": 3.0})
+    integrity.verify_model("model.keras", public_key=public_key)
+    model = integrity.load_verified_model("model.keras", public_key=public_key)
+
+Signatures use the OpenSSF model signing format (`model-signing`, Sigstore
+bundle, local elliptic-curve key), so `model_signing verify key` checks them too.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "generate_keypair": "keras_mlsec.integrity.signing",
+    "sign_model": "keras_mlsec.integrity.signing",
+    "verify_model": "keras_mlsec.integrity.signing",
+    "load_verified_model": "keras_mlsec.integrity.loading",
+    "scan_model": "keras_mlsec.integrity.scanning",
+    "IntegrityError": "keras_mlsec.integrity.errors",
+    "Finding": "keras_mlsec.integrity.finding",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'keras_mlsec.integrity' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,324 @@
+"""Signing and verifying models with OpenSSF model signing and a local EC key.
+
+The signature is a Sigstore bundle holding a DSSE-signed in-toto statement
+(predicate `https://model_signing/signature/v1.0`) with one sha256 digest per
+file, exactly what `model_signing sign key` writes, so the `model_signing`
+command line verifies it too. Training facts passed as `metadata` are stored in
+an extra predicate field (`keras_mlsec`), which the DSSE signature covers and
+which other v1.0 verifiers ignore.
+"""
+
+import json
+import pathlib
+
+from keras_mlsec.integrity import _files
+from keras_mlsec.integrity.errors import IntegrityError
+
+SIGNATURE_SUFFIX = ".sig"
+_PREDICATE_FIELD = "keras_mlsec"
+_METADATA_FORMAT = "keras_mlsec.metadata/v1"
+
+
+def default_signature_path(path):
+    """The signature path used when none is given: `<model path>.sig` next to it."""
+    path = pathlib.Path(path)
+    return path.with_name(path.name + SIGNATURE_SUFFIX)
+
+
+def generate_keypair(directory, *, curve="P-256", overwrite=False):
+    """Writes a new elliptic-curve key pair for signing models.
+
+    Args:
+        directory: folder to write `private_key.pem` (mode 0600, unencrypted
+            PKCS#8) and `public_key.pem` into; created when missing.
+        curve: `"P-256"`, `"P-384"` or `"P-521"`.
+        overwrite: replace existing key files instead of raising.
+
+    Returns:
+        `(private_key_path, public_key_path)` as `pathlib.Path`.
+
+    Raises:
+        FileExistsError: a key file exists and `overwrite` is False.
+        ValueError: unknown `curve`.
+
+    Example:
+
+    >>> private_key, public_key = generate_keypair("keys")
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    curves = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
+    if curve not in curves:
+        raise ValueError(f"Expected `curve` to be one of {sorted(curves)}. Received: curve={curve!r}")
+    directory = _files.check_path(directory, "directory", must_exist=False)
+    if directory.exists() and not directory.is_dir():
+        raise ValueError(f"Expected `directory` to be a folder. Received: directory='{directory}' "
+                         "(an existing file)")
+    directory.mkdir(parents=True, exist_ok=True)
+    private_path = directory / "private_key.pem"
+    public_path = directory / "public_key.pem"
+    for existing in (private_path, public_path):
+        if existing.exists() and not overwrite:
+            raise FileExistsError(
+                f"Expected `directory` without key files, or overwrite=True. Received: "
+                f"directory='{directory}' which already holds {existing.name}"
+            )
+    key = ec.generate_private_key(curves[curve]())
+    private_pem = key.private_bytes(serialization.Encoding.PEM,
+                                    serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    _files.atomic_write_bytes(private_path, private_pem, mode=0o600)
+    _files.atomic_write_bytes(public_path, public_pem, mode=0o644)
+    return private_path, public_path
+
+
+def _check_metadata(metadata):
+    if metadata is None:
+        return None
+    if not isinstance(metadata, dict) or not all(isinstance(k, str) for k in metadata):
+        raise TypeError(f"Expected `metadata` to be a dict with string keys or None. "
+                        f"Received: metadata={metadata!r:.80}")
+    try:
+        return json.dumps(metadata, sort_keys=True, allow_nan=False, default=_to_json)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Expected `metadata` to be JSON-serialisable with finite numbers. "
+                         f"Received: metadata={metadata!r:.80} ({error})") from None
+
+
+def _to_json(value):
+    if hasattr(value, "tolist"):  # NumPy scalars and arrays
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _hashing_config(model_path, signature_path):
+    from model_signing import hashing
+
+    config = hashing.Config()
+    if model_path.is_dir():
+        try:
+            inside = signature_path.resolve().relative_to(model_path.resolve())
+        except ValueError:
+            inside = None
+        if inside is not None:
+            config.set_ignored_paths(paths=[inside])
+    return config
+
+
+def sign_model(path, *, private_key, signature_path=None, metadata=None, password=None):
+    """Signs a model file (or folder) with an elliptic-curve private key.
+
+    Args:
+        path: the model: a `.keras` file, any other file, or a folder.
+        private_key: path to a PEM elliptic-curve private key (P-256/384/521).
+        signature_path: where to write the signature bundle; defaults to
+            `<path>.sig` next to the model. Written atomically.
+        metadata: optional dict of JSON-serialisable training facts (epsilon,
+            robustness figures, dataset hash, code version), signed together
+            with the model and returned by `verify_model`.
+        password: optional password of an encrypted private key (bytes).
+
+    Returns:
+        The signature path as a `pathlib.Path`.
+
+    Raises:
+        FileNotFoundError: `path` or `private_key` does not exist.
+        ValueError, TypeError: a key of the wrong type, or bad `metadata`.
+
+    Example:
+
+    >>> sign_model("model.keras", private_key="keys/private_key.pem",
+    ...            metadata={"epsilon": 3.0, "code_version": "1.4.2"})
+    """
+    from model_signing._signing import sign_ec_key, signing
+
+    model_path = _files.check_path(path, "path")
+    metadata_json = _check_metadata(metadata)
+    key_path, _ = _files.load_private_key(private_key, password=password)
+    signature_path = (default_signature_path(model_path) if signature_path is None
+                      else _files.check_path(signature_path, "signature_path", must_exist=False))
+    if signature_path.resolve() == model_path.resolve():
+        raise ValueError(f"Expected `signature_path` to differ from the model path. "
+                         f"Received: signature_path='{signature_path}'")
+    manifest = _hashing_config(model_path, signature_path).hash(model_path)
+    payload = signing.Payload(manifest)
+    if metadata_json is not None:
+        payload.statement.pb.predicate.update(
+            {_PREDICATE_FIELD: {"format": _METADATA_FORMAT, "metadata_json": metadata_json}})
+    signer = sign_ec_key.Signer(key_path, password)
+    bundle_json = signer.sign(payload).bundle.to_json()
+    _files.atomic_write_bytes(signature_path, bundle_json.encode("utf-8"))
+    return signature_path
+
+
+def read_signed_statement(signature_path, public_key_path, *, model_path=None):
+    """Checks a signature bundle against a public key; returns `(manifest, metadata)`.
+
+    Nothing about the model is read here: only the bundle and the key.
+
+    Raises:
+        IntegrityError: missing or malformed bundle, or a signature that does
+            not verify with this key.
+    """
+    from model_signing._signing import sign_ec_key, sign_sigstore_pb, signing
+
+    signature_path = pathlib.Path(signature_path)
+    if not signature_path.is_file():
+        raise IntegrityError(
+            f"No signature found for '{model_path}': expected a signature bundle at "
+            f"signature_path='{signature_path}'. Sign it with sign_model or "
+            "`keras-mlsec sign`.", reason="missing_signature", path=model_path)
+    try:
+        bundle = sign_sigstore_pb.Signature.read(signature_path)
+        envelope = bundle.bundle.dsse_envelope
+        if envelope is None or not envelope.signatures:
+            raise ValueError("no DSSE envelope or signature in the bundle")
+    except Exception as error:  # any parse failure of attacker-controlled bytes
+        raise IntegrityError(
+            f"Malformed signature '{signature_path}': not a model-signing Sigstore bundle "
+            f"({type(error).__name__}: {str(error)[:200]})",
+            reason="malformed_signature", path=model_path) from None
+    verifier = sign_ec_key.Verifier(pathlib.Path(public_key_path))
+    try:
+        payload_type, payload = verifier._verify_signed_content(bundle)
+    except Exception as error:
+        raise IntegrityError(
+            f"Signature '{signature_path}' does not verify with public key "
+            f"'{public_key_path}': the model was signed with another key, or the signature "
+            f"was altered ({type(error).__name__}{': ' + str(error)[:120] if str(error) else ''})",
+            reason="wrong_key", path=model_path) from None
+    try:
+        if payload_type != signing._IN_TOTO_JSON_PAYLOAD_TYPE:
+            raise ValueError(f"unexpected payload type {payload_type!r}")
+        statement = json.loads(payload)
+        if statement.get("_type") != signing._IN_TOTO_STATEMENT_TYPE:
+            raise ValueError("not an in-toto v1 statement")
+        manifest = signing.dsse_payload_to_manifest(statement)
+        extra = statement["predicate"].get(_PREDICATE_FIELD)
+        metadata = {} if extra is None else json.loads(extra["metadata_json"])
+    except Exception as error:
+        raise IntegrityError(
+            f"Malformed signature '{signature_path}': the signed statement is not a valid "
+            f"model-signing manifest ({type(error).__name__}: {str(error)[:200]})",
+            reason="malformed_signature", path=model_path) from None
+    return manifest, metadata
+
+
+def hashing_config_for(manifest):
+    """Rebuilds the hashing configuration recorded in a signed manifest."""
+    from model_signing import hashing
+
+    args = manifest.serialization_type
+    common = dict(hashing_algorithm=args["hash_type"],
+                  allow_symlinks=bool(args.get("allow_symlinks", False)))
+    if args.get("method") == "files":
+        config = hashing.Config().use_file_serialization(**common)
+    elif args.get("method") == "shards":
+        config = hashing.Config().use_shard_serialization(shard_size=args["shard_size"],
+                                                          **common)
+    else:
+        raise ValueError(f"unknown serialization method {args.get('method')!r}")
+    return config
+
+
+def compare_manifests(actual, expected, model_path):
+    """Raises `IntegrityError` naming the first difference between two manifests."""
+    got = {rd.identifier: rd.digest.digest_hex for rd in actual.resource_descriptors()}
+    want = {rd.identifier: rd.digest.digest_hex for rd in expected.resource_descriptors()}
+    extra, missing = sorted(set(got) - set(want)), sorted(set(want) - set(got))
+    changed = sorted(name for name in set(got) & set(want) if got[name] != want[name])
+    if changed:
+        names = ", ".join("the model file" if n == "." else f"'{n}'" for n in changed)
+        raise IntegrityError(
+            f"Hash mismatch for {names} of '{model_path}': the content differs from what "
+            f"was signed (expected sha {want[changed[0]][:16]}..., found "
+            f"{got[changed[0]][:16]}...). The model was modified or the signature belongs "
+            "to another file.", reason="hash_mismatch", path=model_path)
+    if extra:
+        raise IntegrityError(f"Extra file(s) in '{model_path}' that were not signed: "
+                             f"{', '.join(extra)}", reason="extra_file", path=model_path)
+    if missing:
+        raise IntegrityError(f"Missing file(s) in '{model_path}' that were signed: "
+                             f"{', '.join(missing)}", reason="missing_file", path=model_path)
+
+
+def verify_model(path, *, public_key, signature_path=None):
+    """Verifies a model against its signature bundle and a public key.
+
+    Args:
+        path: the signed model file or folder.
+        public_key: path to the PEM elliptic-curve public key.
+        signature_path: the signature bundle; defaults to `<path>.sig`.
+
+    Returns:
+        The signed metadata dict (empty when the model was signed without).
+
+    Raises:
+        IntegrityError: with `reason` set: `"hash_mismatch"` (names the file),
+            `"extra_file"`, `"missing_file"`, `"wrong_key"`,
+            `"malformed_signature"` or `"missing_signature"`.
+        FileNotFoundError, ValueError, TypeError: bad arguments (missing model
+            or key, a key of the wrong type).
+
+    Example:
+
+    >>> metadata = verify_model("model.keras", public_key="keys/public_key.pem")
+    """
+    model_path = _files.check_path(path, "path")
+    key_path, _ = _files.load_public_key(public_key)
+    signature_path = (default_signature_path(model_path) if signature_path is None
+                      else _files.check_path(signature_path, "signature_path", must_exist=False))
+    expected, metadata = read_signed_statement(signature_path, key_path, model_path=model_path)
+    config = hashing_config_for(expected)
+    if model_path.is_dir():
+        ignored = list(expected.serialization_type.get("ignore_paths", ()))
+        try:
+            ignored.append(signature_path.resolve().relative_to(model_path.resolve()))
+        except ValueError:
+            pass
+        config.set_ignored_paths(paths=ignored)
+    try:
+        actual = config.hash(model_path)
+    except (ValueError, OSError) as error:
+        raise IntegrityError(f"Cannot hash '{model_path}': {error}", reason="unsupported_format",
+                             path=model_path) from None
+    compare_manifests(actual, expected, model_path)
+    return metadata
+
+
+def _digest_name(algorithm):
+    return {"sha256": "sha256", "blake2b": "blake2b", "blake2": "blake2b"}.get(algorithm)
+
+
+def verify_bytes(data, *, expected, model_path):
+    """Checks in-memory file content against a single-file signed manifest.
+
+    Returns True when checked here; False when the manifest needs the library's
+    hashing (shards, unusual digests), so the caller must hash a file instead.
+    """
+    import hashlib
+
+    items = list(expected.resource_descriptors())
+    if expected.serialization_type.get("method") != "files" or len(items) != 1:
+        return False
+    name = _digest_name(items[0].digest.algorithm)
+    if name is None:
+        return False
+    if items[0].identifier != ".":
+        raise IntegrityError(f"Missing file: the signature covers '{items[0].identifier}' in a "
+                             f"folder, not the single file '{model_path}'",
+                             reason="missing_file", path=model_path)
+    digest = hashlib.new(name, data).hexdigest()
+    if digest != items[0].digest.digest_hex:
+        raise IntegrityError(
+            f"Hash mismatch for the model file '{model_path}': the content differs from what "
+            f"was signed (expected {items[0].digest.digest_hex[:16]}..., found {digest[:16]}...). "
+            "The model was modified or the signature belongs to another file.",
+            reason="hash_mismatch", path=model_path)
+    return True
+
+
+__all__ = ["generate_keypair", "sign_model", "verify_model", "default_signature_path"]
