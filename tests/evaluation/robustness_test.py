@@ -1,0 +1,174 @@
+import numpy as np
+import pytest
+from test_case import accuracy, digits, trained_model
+
+import keras_mlsec as km
+from keras_mlsec.attacks import Attack
+from keras_mlsec.evaluation import RobustnessReport, evaluate_robustness
+
+EPS = [0.02, 0.05, 0.1, 0.2]
+
+
+def roll_examples(model, x, y=None, *, eps=None, seed=None):
+    """A fake "attack": example i becomes example i-1 (so its correctness is known)."""
+    return np.roll(np.asarray(x), 1, axis=0)
+
+
+class RollAttack(Attack):
+    attack_fn = roll_examples
+    name = "roll"
+
+    def __init__(self, *, eps=0.1):
+        self.eps = eps
+
+
+class MinimumNormRoll(Attack):
+    """A budget-free attack (no `eps`), like Carlini-Wagner."""
+    attack_fn = roll_examples
+    name = "min_roll"
+
+    def __init__(self, *, seed=None):
+        self.seed = seed
+
+
+def data(n=120):
+    _, (x_test, y_test) = digits()
+    return x_test[:n], y_test[:n]
+
+
+def predictions(model, x):
+    return np.argmax(model.predict(x, verbose=0), axis=-1)
+
+
+@pytest.fixture(scope="module")
+def report():
+    x, y = data()
+    return evaluate_robustness(trained_model(), x, y, attacks=["fgsm", "pgd"], eps=EPS,
+                               attack_params={"pgd": {"steps": 10}}, verbose=0)
+
+
+def test_rows_for_every_attack_and_eps_plus_worst_case(report):
+    pairs = {(r["attack"], r["eps"]) for r in report.results}
+    assert pairs == {(a, e) for a in ("fgsm", "pgd", "worst_case") for e in EPS}
+    assert len(report.results) == 3 * len(EPS)
+    assert report.attacks == ["fgsm", "pgd"]
+    assert report.eps_values == EPS
+
+
+def test_clean_accuracy_matches_hand_computation(report):
+    x, y = data()
+    assert report.clean_accuracy == pytest.approx(accuracy(trained_model(), x, y))
+    assert report.num_examples == len(x) == report.config["num_examples"]
+
+
+def test_worst_case_is_at_most_every_attack(report):
+    for e in EPS:
+        worst = report.accuracy("worst_case", e)
+        assert worst <= report.accuracy("fgsm", e) + 1e-12
+        assert worst <= report.accuracy("pgd", e) + 1e-12
+    assert report.robust_accuracy == report.accuracy("worst_case", max(EPS))
+    assert report.robustness_gap == pytest.approx(report.clean_accuracy - report.robust_accuracy)
+
+
+def test_pgd_accuracy_does_not_increase_with_eps(report):
+    accuracies = [report.accuracy("pgd", e) for e in EPS]
+    assert all(b <= a for a, b in zip(accuracies, accuracies[1:])), accuracies
+    assert accuracies[-1] < report.clean_accuracy - 0.3  # a 0.2 budget breaks the digits MLP
+
+
+def test_rows_carry_norms_rates_times_and_hyper_parameters(report):
+    for r in report.results:
+        assert r["max_perturbation"] <= r["eps"] + 1e-5
+        assert 0 <= r["mean_perturbation"] <= r["max_perturbation"]
+        assert r["seconds"] >= 0
+        assert r["adversarial_accuracy"] <= report.clean_accuracy
+        assert r["robustness_gap"] == pytest.approx(report.clean_accuracy - r["adversarial_accuracy"])
+        assert r["success_rate"] == pytest.approx(
+            r["robustness_gap"] / report.clean_accuracy, abs=1e-9)
+    pgd = report.row("pgd", 0.1)
+    assert pgd["config"]["steps"] == 10 and pgd["config"]["eps"] == 0.1
+    assert pgd["config"]["norm"] == "linf"
+    assert report.config["attack_params"] == {"pgd": {"steps": 10}}
+    assert report.config["model_name"] == trained_model().name
+    assert {"keras", "tensorflow", "numpy", "keras_mlsec"} <= set(report.config["versions"])
+
+
+def test_robust_needs_correct_clean_and_adversarial_prediction():
+    x, y = data(60)
+    model = trained_model()
+    report = evaluate_robustness(model, x, y, attacks=[RollAttack()], eps=[0.1, 0.3], verbose=0)
+    clean_ok = predictions(model, x) == y
+    rolled_ok = predictions(model, np.roll(x, 1, axis=0)) == y
+    expected = np.mean(clean_ok & rolled_ok)
+    assert report.accuracy("roll", 0.3) == pytest.approx(expected)
+    assert report.accuracy("worst_case", 0.1) == pytest.approx(expected)
+    assert report.row("roll", 0.3)["config"]["eps"] == 0.3
+
+
+def test_minimum_norm_attack_counts_only_perturbations_within_eps():
+    x, y = data(60)
+    model = trained_model()
+    delta = (np.roll(x, 1, axis=0) - x).reshape(len(x), -1)
+    distances = np.sqrt((delta.astype(np.float64) ** 2).sum(1))
+    eps = [float(np.quantile(distances, 0.25)), float(np.quantile(distances, 0.75))]
+    report = evaluate_robustness(model, x, y, attacks=[MinimumNormRoll()], eps=eps, norm="l2",
+                                 verbose=0)
+    clean_ok = predictions(model, x) == y
+    fooled = predictions(model, np.roll(x, 1, axis=0)) != y
+    for e in eps:
+        expected = np.mean(clean_ok & ~(fooled & (distances <= e)))
+        row = report.row("min_roll", e)
+        assert row["adversarial_accuracy"] == pytest.approx(expected)
+        assert row["minimum_norm"] is True
+        assert row["max_perturbation"] <= e + 1e-6
+    assert report.accuracy("min_roll", eps[1]) < report.accuracy("min_roll", eps[0])
+    assert report.row("min_roll", eps[1])["config"] == {"seed": None}
+
+
+def test_attack_objects_scalar_eps_and_progress_lines(capsys):
+    x, y = data(40)
+    report = evaluate_robustness(trained_model(), x, y, attacks=[km.attacks.FGSM(eps=0.5)],
+                                 eps=0.1, verbose=1)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 1 and "fgsm" in lines[0] and "eps=0.1" in lines[0]
+    assert isinstance(report, RobustnessReport)
+    assert report.row("fgsm", 0.1)["max_perturbation"] <= 0.1 + 1e-6
+
+
+def test_silent_with_verbose_zero(capsys):
+    x, y = data(20)
+    evaluate_robustness(trained_model(), x, y, attacks=["fgsm"], eps=[0.1], verbose=0)
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"attacks": ["nope"]}, ValueError, "attacks"),
+    ({"attacks": [3]}, TypeError, "attacks"),
+    ({"eps": -0.1}, ValueError, "eps=-0.1"),
+    ({"eps": []}, ValueError, "eps"),
+    ({"norm": "l3"}, ValueError, "norm"),
+    ({"attack_params": {"pgd": {"bogus": 1}}}, ValueError, "attack_params"),
+    ({"attack_params": {"mim": {"steps": 1}}}, ValueError, "attack_params"),
+    ({"attack_params": {"pgd": {"eps": 1}}}, ValueError, "eps"),
+])
+def test_bad_arguments_name_the_argument(kwargs, error, match):
+    x, y = data(10)
+    with pytest.raises(error, match=match):
+        evaluate_robustness(trained_model(), x, y, **{"attacks": ["pgd"], **kwargs}, verbose=0)
+
+
+def test_labels_are_required_and_checked():
+    x, y = data(10)
+    with pytest.raises(ValueError, match="y=None"):
+        evaluate_robustness(trained_model(), x, None, verbose=0)
+    with pytest.raises(ValueError, match="`y`"):
+        evaluate_robustness(trained_model(), x, y[:5], verbose=0)
+    with pytest.raises(ValueError, match="clip"):
+        evaluate_robustness(trained_model(), x * 255, y, verbose=0)
+    with pytest.raises(TypeError, match="model"):
+        evaluate_robustness(lambda v: v, x, y, verbose=0)
+
+
+def test_top_level_exports():
+    assert km.evaluate_robustness is evaluate_robustness
+    assert km.RobustnessReport is RobustnessReport
