@@ -29,7 +29,8 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     without a budget; an example then counts as robust at `eps` when the
     attack failed on it or needed a perturbation larger than `eps` (measured
     in `norm`). Their rows report, per eps, only the perturbations that fit
-    the budget, so every row is comparable and joins the worst case.
+    the budget (others count as 0), so every row is comparable and joins the
+    worst case; the time of their single run is split evenly over their rows.
 
     Args:
         model: a single-output `keras.Model` classifier (logits or softmax).

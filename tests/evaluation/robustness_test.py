@@ -125,6 +125,22 @@ def test_minimum_norm_attack_counts_only_perturbations_within_eps():
     assert report.row("min_roll", eps[1])["config"] == {"seed": None}
 
 
+@pytest.mark.skipif("cw" not in km.attacks.ATTACKS, reason="no Carlini-Wagner attack")
+def test_minimum_norm_attack_by_name_runs_once_and_joins_the_worst_case():
+    x, y = data(30)
+    report = evaluate_robustness(trained_model(), x, y, attacks=["pgd", "cw"], eps=[0.5, 2.0],
+                                 norm="l2", verbose=0,
+                                 attack_params={"pgd": {"steps": 5},
+                                                "cw": {"steps": 10, "binary_search_steps": 2}})
+    cw = [report.row("cw", e) for e in (0.5, 2.0)]
+    assert all(r["minimum_norm"] and "eps" not in r["config"] for r in cw)
+    assert cw[0]["config"]["steps"] == 10
+    assert cw[1]["adversarial_accuracy"] <= cw[0]["adversarial_accuracy"]
+    for e in (0.5, 2.0):
+        assert report.accuracy("worst_case", e) <= min(report.accuracy("cw", e),
+                                                       report.accuracy("pgd", e))
+
+
 def test_attack_objects_scalar_eps_and_progress_lines(capsys):
     x, y = data(40)
     report = evaluate_robustness(trained_model(), x, y, attacks=[km.attacks.FGSM(eps=0.5)],
