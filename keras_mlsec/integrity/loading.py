@@ -1,0 +1,105 @@
+"""Verify, scan, then load: the only path by which a signed model is deserialized."""
+
+import io
+import os
+import pathlib
+import shutil
+import tempfile
+
+from keras_mlsec.integrity import _files, signing
+from keras_mlsec.integrity.errors import IntegrityError
+from keras_mlsec.integrity.scanning import _check_allow, scan_fileobj, sort_findings
+
+
+def load_verified_model(path, *, public_key, allow=(), signature_path=None,
+                        custom_objects=None, compile=True):
+    """Loads a `.keras` model only after its signature and a scan check out.
+
+    The model file is read once into memory; those bytes are verified against
+    the signature, scanned, and only then handed to Keras with
+    `safe_mode=True`, so a file swapped after verification is never loaded and
+    nothing is deserialized before the signature checks out. Legacy `.h5`
+    files and pickles are refused.
+
+    Args:
+        path: the signed `.keras` file.
+        public_key: path to the PEM elliptic-curve public key.
+        allow: extra trusted module prefixes or registered-object packages for
+            the scanner (custom layers), e.g. `("my_project.layers",)`.
+        signature_path: the signature bundle; defaults to `<path>.sig`.
+        custom_objects: passed to Keras for custom classes (their modules must
+            also be in `allow`).
+        compile: whether Keras compiles the loaded model.
+
+    Returns:
+        The `keras.Model`.
+
+    Raises:
+        IntegrityError: verification failed (see `verify_model`), or the scan
+            found high-severity problems (`reason="unsafe_model"`, with the
+            findings in `error.findings`), or the file is not a `.keras`
+            archive (`reason="unsupported_format"`).
+        FileNotFoundError, ValueError, TypeError: bad arguments.
+
+    Example:
+
+    >>> model = load_verified_model("model.keras", public_key="keys/public_key.pem")
+    """
+    model_path = _files.check_path(path, "path", kind="model file")
+    if not model_path.is_file():
+        raise ValueError(f"Expected `path` to be a `.keras` model file. Received: "
+                         f"path='{model_path}' (a directory)")
+    key_path, _ = _files.load_public_key(public_key)
+    allow = _check_allow(allow)
+    signature_path = (signing.default_signature_path(model_path) if signature_path is None
+                      else _files.check_path(signature_path, "signature_path", must_exist=False))
+    expected, _ = signing.read_signed_statement(signature_path, key_path, model_path=model_path)
+    data = model_path.read_bytes()
+    if not signing.verify_bytes(data, expected=expected, model_path=model_path):
+        _verify_copy(data, expected, model_path)
+    findings = [f for f in scan_fileobj(io.BytesIO(data), model_path.name, allow=allow)
+                if f.blocking]
+    if findings:
+        listing = "\n  ".join(str(f) for f in sort_findings(findings))
+        raise IntegrityError(
+            f"Refusing to load '{model_path}': the signature is valid but the scan found "
+            f"{len(findings)} high-severity problem(s):\n  {listing}",
+            reason="unsafe_model", path=model_path, findings=sort_findings(findings))
+    if not model_path.name.endswith(".keras"):
+        raise IntegrityError(f"Refusing to load '{model_path}': only `.keras` archives are "
+                             "loaded (rename a Keras v3 archive to end in .keras)",
+                             reason="unsupported_format", path=model_path)
+    return _load_keras_bytes(data, custom_objects=custom_objects, compile=compile)
+
+
+def _verify_copy(data, expected, model_path):
+    """Hashes a private copy of `data` with model-signing's own serializer."""
+    directory = tempfile.mkdtemp(prefix="keras_mlsec_verify_")
+    try:
+        copy = pathlib.Path(directory, model_path.name)
+        copy.write_bytes(data)
+        actual = signing.hashing_config_for(expected).hash(copy)
+        signing.compare_manifests(actual, expected, model_path)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def _load_keras_bytes(data, *, custom_objects, compile):
+    try:
+        from keras.src.saving import saving_lib
+    except ImportError:  # a future Keras layout: go through a private temporary file
+        saving_lib = None
+    if saving_lib is not None and hasattr(saving_lib, "load_model"):
+        return saving_lib.load_model(io.BytesIO(data), custom_objects=custom_objects,
+                                     compile=compile, safe_mode=True)
+    import keras
+
+    directory = tempfile.mkdtemp(prefix="keras_mlsec_load_")
+    try:
+        copy = os.path.join(directory, "model.keras")
+        with open(copy, "wb") as handle:
+            handle.write(data)
+        return keras.models.load_model(copy, custom_objects=custom_objects, compile=compile,
+                                       safe_mode=True)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
