@@ -10,6 +10,7 @@ Shared argument names: `eps`, `norm` ("linf" or "l2"), `step_size`, `steps`,
 `rand_init`, `restarts`, `targeted`, `clip`, `batch_size`, `seed`.
 """
 
+from keras_mlsec.attacks.apgd import APGD, apgd
 from keras_mlsec.attacks.base import Attack
 from keras_mlsec.attacks.bim import BIM, bim
 from keras_mlsec.attacks.cw import CarliniWagnerL2, carlini_wagner_l2
@@ -18,7 +19,7 @@ from keras_mlsec.attacks.mim import MIM, mim
 from keras_mlsec.attacks.pgd import PGD, pgd
 
 ATTACKS = {"fgsm": FGSM, "pgd": PGD, "bim": BIM, "mim": MIM}
-ATTACKS.update({"cw": CarliniWagnerL2})
+ATTACKS.update({"cw": CarliniWagnerL2, "apgd": APGD})
 
 
 def get(name, **config):
@@ -37,4 +38,4 @@ def get(name, **config):
 
 
 __all__ = ["ATTACKS", "Attack", "BIM", "FGSM", "MIM", "PGD", "bim", "fgsm", "get", "mim", "pgd"]
-__all__ += ["CarliniWagnerL2", "carlini_wagner_l2"]
+__all__ += ["APGD", "CarliniWagnerL2", "apgd", "carlini_wagner_l2"]

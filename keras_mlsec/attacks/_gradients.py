@@ -197,3 +197,14 @@ def cw_success(labels, logits, confidence, targeted=False):
     """Whether the logit margin passes `confidence` in the attack's direction, per example."""
     gap = margin(labels, logits)
     return gap > confidence if targeted else gap < -confidence
+
+
+def where_examples(mask, a, b):
+    """Per-example `tf.where`: rows of `a` where the (batch,) `mask` holds, else rows of `b`."""
+    mask = tf.reshape(mask, tf.concat([tf.shape(mask), tf.ones([tf.rank(a) - 1], tf.int32)], 0))
+    return tf.where(mask, a, b)
+
+
+def is_worse_case(success, loss, best_success, best_loss):
+    """Whether a candidate beats the kept worst case: success first, then a higher loss."""
+    return (success & ~best_success) | ((success == best_success) & (loss > best_loss))
