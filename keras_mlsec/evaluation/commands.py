@@ -149,8 +149,8 @@ def _demo_attack_params(accepted_by, quick):
     params = {}
     budgets = {"pgd": {"steps": 10 if quick else 40},
                "apgd": {"steps": 10 if quick else 50},
-               "square": {"max_queries": 100 if quick else 1000,
-                          "queries": 100 if quick else 1000}}
+               "square": {key: 100 if quick else 1000
+                          for key in ("max_queries", "queries", "n_queries", "steps")}}
     for name, candidates in budgets.items():
         accepted = accepted_by.get(name)
         if accepted is not None:
