@@ -183,7 +183,17 @@ class DriftMonitor(keras.callbacks.Callback):
                 raise ValueError(
                     f"Expected `on` to name a layer of the model, one of {names}. "
                     f"Received: on={self.on!r}") from None
-            self._feature_model = keras.Model(model.inputs, layer.output)
+            try:
+                inputs = model.inputs
+            except (AttributeError, ValueError):
+                inputs = None
+            if not inputs:
+                raise ValueError(
+                    f"Expected a functional or built Sequential model for on={self.on!r} (a "
+                    "sub-model up to the layer is built from `model.inputs`). Received: a model "
+                    "without defined inputs; call it on data or use on=\"predictions\".")
+            inputs = inputs[0] if len(inputs) == 1 else inputs
+            self._feature_model = keras.Model(inputs, layer.output)
         return self._feature_model
 
     def _reference_table(self):
