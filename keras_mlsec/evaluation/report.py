@@ -194,7 +194,9 @@ class RobustnessReport:
         """A Markdown document: summary, one table row per (attack, eps), hyper-parameters."""
         name = self.config.get("model_name", "model")
         lines = [f"# Robustness report: {name}", ""]
-        lines += [f"- **{line.split(': ')[0]}**: {line.split(': ', 1)[1]}" for line in self._headline()]
+        for line in self._headline():
+            key, value = line.split(": ", 1)
+            lines.append(f"- **{key}**: {value}")
         lines += [f"- **Examples**: {self.num_examples}", f"- **Norm**: {self.norm}", "",
                   "Adversarial accuracy counts an example only when it is classified correctly "
                   "both clean and under attack; `worst_case` takes, per example, the strongest "
@@ -209,7 +211,8 @@ class RobustnessReport:
             config = {k: val for k, val in (first.get("config") or {}).items() if k != "eps"}
             lines.append(f"- `{attack}`: `{json.dumps(config, sort_keys=True)}`")
         lines += ["", "Evaluation:", ""]
-        lines += [f"- {k}: `{json.dumps(val)}`" for k, val in self.config.items() if k != "versions"]
+        lines += [f"- {k}: `{json.dumps(val)}`"
+                  for k, val in self.config.items() if k != "versions"]
         lines.append("")
         versions = self.config.get("versions")
         if versions:

@@ -1,5 +1,6 @@
 """`evaluate_robustness`: every attack at every budget, in one call."""
 
+import functools
 import inspect
 import numbers
 import platform
@@ -78,6 +79,9 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     logits_fn = g.logits_function(model)
     labels = v.check_labels(y, len(x), num_classes_of(model, logits_fn, x))
     specs = _attack_specs(attacks, attack_params or {}, norm, clip, batch_size, seed)
+    # Build every attack now, so a bad hyper-parameter fails before any attack runs.
+    built = {(s["label"], e): s["build"](e) for s in specs if not s["minimum_norm"]
+             for e in eps_values}
 
     clean_correct = predict_labels(logits_fn, x, batch_size) == labels
     rows, outcomes = [], {}
@@ -96,7 +100,7 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
                 correct, row_norms = ~inside, np.where(inside, norms, 0.0)
                 row_seconds, config = seconds / len(eps_values), spec["attack"].get_config()
             else:
-                attack = spec["build"](e)
+                attack = built[spec["label"], e]
                 start = time.perf_counter()
                 x_adv = _numpy(attack(model, x, labels, eps=e))
                 row_seconds = time.perf_counter() - start
@@ -127,11 +131,12 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
 
 
 def _check_eps(eps):
-    values = [eps] if isinstance(eps, numbers.Number) else eps
+    values = [eps] if isinstance(eps, (numbers.Number, str)) else eps
     try:
         values = list(values)
     except TypeError:
-        raise TypeError(f"Expected `eps` to be a number or a list of numbers. Received: eps={eps!r}") from None
+        raise TypeError("Expected `eps` to be a number or a list of numbers. "
+                        f"Received: eps={eps!r}") from None
     if not values:
         raise ValueError(f"Expected at least one budget in `eps`. Received: eps={eps!r}")
     return sorted({v.check_non_negative(e, "eps") for e in values})
@@ -150,7 +155,8 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
         attacks = [attacks]
     attacks = list(attacks)
     if not attacks:
-        raise ValueError(f"Expected at least one attack in `attacks`. Received: attacks={attacks!r}")
+        raise ValueError(
+            f"Expected at least one attack in `attacks`. Received: attacks={attacks!r}")
     if not isinstance(attack_params, dict):
         raise TypeError("Expected `attack_params` to be a dict {attack name: {parameter: value}}. "
                         f"Received: attack_params={attack_params!r}")
@@ -164,9 +170,9 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
     shared = {"norm": norm, "clip": clip, "batch_size": batch_size, "seed": seed}
     for entry in attacks:
         if isinstance(entry, attack_lib.Attack):
-            base_name, cls = getattr(entry, "name", type(entry).__name__.lower()), type(entry)
+            base_name = getattr(entry, "name", type(entry).__name__.lower())
             minimum_norm = "eps" not in entry.get_config()
-            build = lambda e, entry=entry: entry  # noqa: E731 - eps is passed per call
+            build = functools.partial(_same, entry)  # eps is passed per call
             attack = entry
         elif isinstance(entry, str):
             base_name = entry.lower()
@@ -186,7 +192,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
             config = {k: val for k, val in shared.items() if k in accepted}
             config.update(params)
             minimum_norm = "eps" not in accepted
-            build = lambda e, name=base_name, config=config: attack_lib.get(name, eps=e, **config)  # noqa: E731
+            build = functools.partial(_build, base_name, config)
             attack = attack_lib.get(base_name, **config) if minimum_norm else None
         else:
             raise TypeError(
@@ -200,6 +206,16 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
         specs.append({"label": label, "build": build, "attack": attack,
                       "minimum_norm": minimum_norm})
     return specs
+
+
+def _build(name, config, eps):
+    from keras_mlsec import attacks as attack_lib
+
+    return attack_lib.get(name, eps=eps, **config)
+
+
+def _same(attack, eps):
+    return attack
 
 
 def _numpy(x_adv):

@@ -82,7 +82,8 @@ def test_rows_carry_norms_rates_times_and_hyper_parameters(report):
         assert 0 <= r["mean_perturbation"] <= r["max_perturbation"]
         assert r["seconds"] >= 0
         assert r["adversarial_accuracy"] <= report.clean_accuracy
-        assert r["robustness_gap"] == pytest.approx(report.clean_accuracy - r["adversarial_accuracy"])
+        gap = report.clean_accuracy - r["adversarial_accuracy"]
+        assert r["robustness_gap"] == pytest.approx(gap)
         assert r["success_rate"] == pytest.approx(
             r["robustness_gap"] / report.clean_accuracy, abs=1e-9)
     pgd = report.row("pgd", 0.1)
@@ -188,3 +189,11 @@ def test_labels_are_required_and_checked():
 def test_top_level_exports():
     assert km.evaluate_robustness is evaluate_robustness
     assert km.RobustnessReport is RobustnessReport
+
+
+def test_bad_hyper_parameter_fails_before_any_attack_runs(capsys):
+    x, y = data(10)
+    with pytest.raises(ValueError, match="steps"):
+        evaluate_robustness(trained_model(), x, y, attacks=["fgsm", "pgd"],
+                            attack_params={"pgd": {"steps": 0}}, verbose=1)
+    assert capsys.readouterr().out == ""
