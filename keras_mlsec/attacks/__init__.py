@@ -17,9 +17,10 @@ from keras_mlsec.attacks.cw import CarliniWagnerL2, carlini_wagner_l2
 from keras_mlsec.attacks.fgsm import FGSM, fgsm
 from keras_mlsec.attacks.mim import MIM, mim
 from keras_mlsec.attacks.pgd import PGD, pgd
+from keras_mlsec.attacks.square import SquareAttack, square_attack
 
 ATTACKS = {"fgsm": FGSM, "pgd": PGD, "bim": BIM, "mim": MIM}
-ATTACKS.update({"cw": CarliniWagnerL2, "apgd": APGD})
+ATTACKS.update({"cw": CarliniWagnerL2, "apgd": APGD, "square": SquareAttack})
 
 
 def get(name, **config):
@@ -38,4 +39,5 @@ def get(name, **config):
 
 
 __all__ = ["ATTACKS", "Attack", "BIM", "FGSM", "MIM", "PGD", "bim", "fgsm", "get", "mim", "pgd"]
-__all__ += ["APGD", "CarliniWagnerL2", "apgd", "carlini_wagner_l2"]
+__all__ += ["APGD", "CarliniWagnerL2", "SquareAttack", "apgd", "carlini_wagner_l2",
+            "square_attack"]
