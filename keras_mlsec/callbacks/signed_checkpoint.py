@@ -1,0 +1,188 @@
+"""`ModelCheckpoint` that signs every file it writes, atomically."""
+
+import os
+import pathlib
+
+import keras
+
+from keras_mlsec.integrity import _files
+from keras_mlsec.integrity.signing import default_signature_path, sign_model
+
+_PREVIOUS = ".previous"
+
+
+@keras.saving.register_keras_serializable(package="keras_mlsec")
+class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
+    """Keras `ModelCheckpoint` plus an OpenSSF model signature for every file.
+
+    Each checkpoint `ckpt.keras` gets a signature bundle `ckpt.keras.sig`
+    (checkable with `keras_mlsec.integrity.verify_model` or the
+    `model_signing` CLI). The epoch, batch and logged metrics are signed with
+    the model, together with `metadata`.
+
+    Writes are crash-safe. The new model and its signature are written to
+    temporary files, flushed with fsync and signed first; then the old pair is
+    moved aside (`ckpt.keras.previous` + `.sig`), the new signature and the new
+    model are renamed into place, and the old pair is deleted. A process killed
+    at any moment therefore leaves either the previous or the new verified
+    pair; `ckpt.keras`, whenever it exists, matches `ckpt.keras.sig`. After a
+    crash between the two renames `ckpt.keras` is briefly absent and the
+    previous pair sits in `ckpt.keras.previous`: `recover(filepath)` (also run
+    by `on_train_begin`) moves it back.
+
+    Args:
+        filepath: as for `keras.callbacks.ModelCheckpoint` (`.keras` file, or
+            `.weights.h5` with `save_weights_only=True`; may hold
+            `{epoch}`-style fields).
+        private_key: path to the PEM elliptic-curve private key.
+        monitor, verbose, save_best_only, save_weights_only, mode, save_freq,
+            initial_value_threshold: as for `keras.callbacks.ModelCheckpoint`.
+        metadata: optional dict of JSON-serialisable facts signed with every
+            checkpoint (e.g. dataset hash, code version).
+
+    Example:
+
+    >>> model.fit(x, y, validation_split=0.1, callbacks=[
+    ...     SignedModelCheckpoint("ckpt.keras", private_key="keys/private_key.pem",
+    ...                           save_best_only=True)])
+    """
+
+    def __init__(self, filepath, *, private_key, monitor="val_loss", verbose=0,
+                 save_best_only=False, save_weights_only=False, mode="auto",
+                 save_freq="epoch", initial_value_threshold=None, metadata=None):
+        _files.load_private_key(private_key)  # fail here, not at the first epoch
+        if metadata is not None and not isinstance(metadata, dict):
+            raise TypeError(f"Expected `metadata` to be a dict or None. "
+                            f"Received: metadata={metadata!r:.80}")
+        super().__init__(filepath, monitor=monitor, verbose=verbose,
+                         save_best_only=save_best_only, save_weights_only=save_weights_only,
+                         mode=mode, save_freq=save_freq,
+                         initial_value_threshold=initial_value_threshold)
+        self.private_key = os.fspath(private_key)
+        self.metadata = metadata
+        self.mode = mode
+        self.initial_value_threshold = initial_value_threshold
+
+    def get_config(self):
+        """The constructor arguments (the key is stored as its path only)."""
+        return {"filepath": self.filepath, "private_key": self.private_key,
+                "monitor": self.monitor, "verbose": self.verbose,
+                "save_best_only": self.save_best_only,
+                "save_weights_only": self.save_weights_only, "mode": self.mode,
+                "save_freq": self.save_freq,
+                "initial_value_threshold": self.initial_value_threshold,
+                "metadata": self.metadata}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def on_train_begin(self, logs=None):
+        if "{" not in self.filepath:
+            self.recover(self.filepath)
+        parent = getattr(super(), "on_train_begin", None)
+        if parent is not None:
+            parent(logs)
+
+    def _save_model(self, epoch, batch, logs):
+        filepath = self._get_file_path(epoch, batch, logs)
+        if not self._should_save_model(epoch, batch, logs, filepath):
+            return
+        dirname = os.path.dirname(filepath)
+        if dirname:
+            os.makedirs(dirname, exist_ok=True)
+        if os.path.isdir(filepath):
+            raise IOError("Please specify a non-directory filepath for ModelCheckpoint. "
+                          f"Filepath used is an existing directory: {filepath}")
+        facts = dict(self.metadata or {})
+        facts["checkpoint"] = {
+            "epoch": epoch + 1, "batch": None if batch is None else batch + 1,
+            "logs": {k: float(v) for k, v in (logs or {}).items() if _is_scalar(v)}}
+        self._write_signed(pathlib.Path(filepath), facts)
+        if self.verbose > 0:
+            keras.utils.io_utils.print_msg(
+                f"\nEpoch {epoch + 1}: finished saving signed model to {filepath}")
+
+    def _write_signed(self, final, facts):
+        suffix = ".weights.h5" if self.save_weights_only else ".keras"
+        signature = default_signature_path(final)
+        tmp_model = _files.temporary_path(final, suffix)
+        tmp_signature = _files.temporary_path(signature)
+        try:
+            if self.save_weights_only:
+                self.model.save_weights(tmp_model, overwrite=True)
+            else:
+                self.model.save(tmp_model, overwrite=True)
+            _fsync_file(tmp_model)
+            sign_model(tmp_model, private_key=self.private_key,
+                       signature_path=tmp_signature, metadata=facts)
+            self._install(final, signature, tmp_model, tmp_signature)
+        finally:
+            tmp_model.unlink(missing_ok=True)
+            tmp_signature.unlink(missing_ok=True)
+
+    @staticmethod
+    def _install(final, signature, tmp_model, tmp_signature):
+        previous, previous_sig = _previous_paths(final)
+        if final.exists():
+            previous.unlink(missing_ok=True)  # stale pair from an earlier crash: model first
+            previous_sig.unlink(missing_ok=True)
+            if signature.exists():
+                _link_or_copy(signature, previous_sig)
+            os.replace(final, previous)  # now only the previous pair holds a model
+        os.replace(tmp_signature, signature)
+        os.replace(tmp_model, final)  # the new pair is complete
+        _files.fsync_directory(final.parent)
+        previous.unlink(missing_ok=True)
+        previous_sig.unlink(missing_ok=True)
+
+    @staticmethod
+    def recover(filepath):
+        """Restores the last complete checkpoint pair after a crash.
+
+        When `filepath` is missing but its `.previous` pair exists (the process
+        died between the renames), the previous pair is moved back; leftover
+        temporary files are removed.
+
+        Returns:
+            The checkpoint path when a checkpoint exists afterwards, else None.
+        """
+        final = pathlib.Path(filepath)
+        signature = default_signature_path(final)
+        previous, previous_sig = _previous_paths(final)
+        if not final.exists() and previous.exists() and previous_sig.exists():
+            os.replace(previous_sig, signature)
+            os.replace(previous, final)
+            _files.fsync_directory(final.parent)
+        elif final.exists():
+            previous.unlink(missing_ok=True)
+            previous_sig.unlink(missing_ok=True)
+        if final.parent.is_dir():
+            for leftover in final.parent.glob(f".{final.name}*.tmp*"):
+                leftover.unlink(missing_ok=True)
+        return final if final.exists() else None
+
+
+def _previous_paths(final):
+    previous = final.with_name(final.name + _PREVIOUS)
+    return previous, default_signature_path(previous)
+
+
+def _link_or_copy(source, target):
+    try:
+        os.link(source, target)
+    except OSError:
+        _files.atomic_write_bytes(target, source.read_bytes())
+
+
+def _fsync_file(path):
+    with open(path, "rb") as handle:
+        os.fsync(handle.fileno())
+
+
+def _is_scalar(value):
+    try:
+        float(value)
+        return True
+    except (TypeError, ValueError):
+        return False
