@@ -20,6 +20,7 @@ def test_keygen_sign_verify_scan(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "Hash mismatch" in err and "Traceback" not in err
     assert main(["scan", str(model)]) == 1
+    assert "unknown-format" in capsys.readouterr().out
     assert main(["scan", str(model), "--json"]) == 1
     findings = json.loads(capsys.readouterr().out)
     assert findings[0]["code"] == "unknown-format"
