@@ -136,3 +136,20 @@ def test_config_round_trip_and_call(data):
     model = trained_model()
     np.testing.assert_allclose(attack(model, x[:20], y[:20]),
                                attacks.apgd(model, x[:20], y[:20], **config))
+
+
+def test_linear_model_reaches_the_analytic_optimum():
+    # z1 - z0 = 4 x0 + 2 x1 - 3: the cross-entropy of class 0 grows along v = (4, 2)
+    # everywhere, so the worst case in the ball is x + eps * sign(v) (L-inf) or
+    # x + eps * v / ||v|| (L2), and the opposite direction for class 1.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.layers[0].set_weights([np.array([[0.0, 4.0], [0.0, 2.0]], np.float32),
+                                 np.array([0.0, -3.0], np.float32)])
+    x = np.array([[0.4, 0.4], [0.3, 0.5], [0.6, 0.6], [0.5, 0.2]], np.float32)
+    y = np.array([0, 0, 1, 0])
+    direction = np.where(y == 0, 1.0, -1.0)[:, None]
+    v = np.array([4.0, 2.0])
+    linf = attacks.apgd(model, x, y, eps=0.05, steps=20, seed=0).numpy()
+    np.testing.assert_allclose(linf, x + 0.05 * direction, atol=1e-6)
+    l2 = attacks.apgd(model, x, y, eps=0.05, norm="l2", steps=20, seed=0).numpy()
+    np.testing.assert_allclose(l2, x + 0.05 * direction * v / np.linalg.norm(v), atol=2e-4)

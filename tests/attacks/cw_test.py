@@ -36,6 +36,21 @@ def test_cw_fools_with_small_l2(data):
     assert l2_norms(x_adv, x)[fooled].mean() < 1.0
 
 
+def test_cw_finds_the_distance_to_a_linear_boundary():
+    # z1 - z0 = 4 x0 + 2 x1 - 3: the nearest point of the other class lies at L2 distance
+    # |4 x0 + 2 x1 - 3| / sqrt(20), inside the [0, 1] box for these inputs.
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    model.layers[0].set_weights([np.array([[0.0, 4.0], [0.0, 2.0]], np.float32),
+                                 np.array([0.0, -3.0], np.float32)])
+    x = np.array([[0.4, 0.4], [0.3, 0.5], [0.6, 0.6], [0.5, 0.2]], np.float32)
+    distance = np.abs(x @ np.array([4.0, 2.0]) - 3.0) / np.sqrt(20.0)
+    x_adv = attacks.carlini_wagner_l2(model, x).numpy()
+    assert np.all(predictions(model, x_adv) != predictions(model, x))
+    found = l2_norms(x_adv, x)
+    assert np.all(found >= distance - 1e-5)
+    assert np.all(found <= 1.02 * distance)
+
+
 def test_cw_is_smaller_than_l2_pgd_at_a_large_budget(data):
     x, y = data
     model = trained_model()

@@ -123,7 +123,9 @@ def test_schedule_and_window_sizes_by_hand():
     assert sizes[2].tolist() == [5, 5]  # round(sqrt(0.4 * 64)) = round(5.06)
     assert sizes[-1].tolist() == [1, 1]
     rows = window_sizes(0.8, 1000, (1, 30, 1))
-    assert rows[0].tolist() == [1, 24] and rows[2].tolist() == [1, 12] and rows[-1].tolist() == [1, 1]
+    # A row of 30 features: windows of round(0.8 * 30) = 24, then round(0.4 * 30) = 12.
+    assert rows[0].tolist() == [1, 24] and rows[2].tolist() == [1, 12]
+    assert rows[-1].tolist() == [1, 1]
 
 
 def test_softmax_twin_gives_the_same_result(data):
