@@ -147,10 +147,9 @@ def run_evaluate(args):
 def _demo_attack_params(accepted_by, quick):
     """Keeps the demo quick: fewer iterations / queries where the attack allows it."""
     params = {}
-    budgets = {"pgd": {"steps": 10 if quick else 40},
-               "apgd": {"steps": 10 if quick else 50},
-               "square": {key: 100 if quick else 1000
-                          for key in ("max_queries", "queries", "n_queries", "steps")}}
+    budgets = {"pgd": {"steps": 10 if quick else 20},
+               "apgd": {"steps": 10 if quick else 25},
+               "square": {"steps": 100 if quick else 200}}
     for name, candidates in budgets.items():
         accepted = accepted_by.get(name)
         if accepted is not None:

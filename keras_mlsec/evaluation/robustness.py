@@ -172,6 +172,8 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
         if isinstance(entry, attack_lib.Attack):
             base_name = getattr(entry, "name", type(entry).__name__.lower())
             minimum_norm = "eps" not in entry.get_config()
+            if not minimum_norm:
+                _check_threat_model(entry, entry.get_config().get("norm", "linf"), norm)
             build = functools.partial(_same, entry)  # eps is passed per call
             attack = entry
         elif isinstance(entry, str):
@@ -192,6 +194,8 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
             config = {k: val for k, val in shared.items() if k in accepted}
             config.update(params)
             minimum_norm = "eps" not in accepted
+            if not minimum_norm:
+                _check_threat_model(cls, config.get("norm", "linf"), norm)
             build = functools.partial(_build, base_name, config)
             attack = attack_lib.get(base_name, **config) if minimum_norm else None
         else:
@@ -206,6 +210,19 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
         specs.append({"label": label, "build": build, "attack": attack,
                       "minimum_norm": minimum_norm})
     return specs
+
+
+def _check_threat_model(attack, attack_norm, norm):
+    """An eps-bounded attack must search the ball the report measures in.
+
+    Attacks without a `norm` hyper-parameter (e.g. Square) are L-inf attacks.
+    """
+    if v.check_norm(attack_norm) != norm:
+        name = getattr(attack, "__name__", type(attack).__name__)
+        raise ValueError(
+            f"Expected every eps-bounded attack to use norm={norm!r}, the norm of the "
+            f"evaluation. Received: {name} with norm={attack_norm!r}. Pass norm={attack_norm!r} "
+            "or evaluate that attack separately.")
 
 
 def _build(name, config, eps):

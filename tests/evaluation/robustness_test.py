@@ -197,3 +197,10 @@ def test_bad_hyper_parameter_fails_before_any_attack_runs(capsys):
         evaluate_robustness(trained_model(), x, y, attacks=["fgsm", "pgd"],
                             attack_params={"pgd": {"steps": 0}}, verbose=1)
     assert capsys.readouterr().out == ""
+
+
+def test_attack_norm_must_match_the_evaluation_norm():
+    x, y = data(10)
+    with pytest.raises(ValueError, match="norm='l2'"):
+        evaluate_robustness(trained_model(), x, y, attacks=[km.attacks.PGD(eps=1.0, norm="l2")],
+                            norm="linf", verbose=0)
