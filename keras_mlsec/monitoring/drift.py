@@ -158,7 +158,8 @@ def detect_drift(reference, current, *, test="ks", alpha=0.05, correction="bonfe
         alpha: significance level of the per-feature decision (after correction).
         correction: "bonferroni" (default) or "fdr" (Benjamini-Hochberg) across
             features, or "none". Ignored by "mmd" (one test) and "psi".
-        feature_names: optional names, one per feature.
+        feature_names: optional names, one per feature (default: a DataFrame's
+            columns, else "feature_0", "feature_1", ...).
         bins: PSI quantile bins of the reference.
         psi_threshold: PSI at or above which a feature counts as drifted
             (0.25 is the usual "significant shift" line, 0.1 "moderate").
@@ -187,6 +188,8 @@ def detect_drift(reference, current, *, test="ks", alpha=0.05, correction="bonfe
             f"Expected `current` to have the same number of features as `reference` "
             f"({ref.shape[1]}). Received: current with {cur.shape[1]} features "
             f"(shape {np.shape(current)}, reference shape {np.shape(reference)}).")
+    if feature_names is None and getattr(reference, "columns", None) is not None:
+        feature_names = list(reference.columns)  # A pandas DataFrame.
     if feature_names is None:
         feature_names = [f"feature_{j}" for j in range(ref.shape[1])]
     feature_names = [str(name) for name in feature_names]

@@ -45,6 +45,16 @@ def test_fit_flags_shifted_validation_inputs():
     assert len(monitor.last_report.features) == 4
 
 
+def test_fit_with_psi_logs_nan_p_value_and_the_statistic():
+    x, y = _data()
+    shifted, _ = _data(200, shift=1.0, seed=7)
+    monitor = DriftMonitor(x, data=shifted, on="inputs", test="psi")
+    history = _model().fit(x, y, epochs=1, verbose=0, callbacks=[monitor])
+    assert np.isnan(history.history["drift_p_value"][0])
+    assert history.history["drift_statistic"][0] >= 0.25
+    assert history.history["drift_detected"] == [1.0]
+
+
 def test_fit_reads_validation_data_when_data_is_not_given():
     x, y = _data()
     x_val, y_val = _data(200, shift=1.5, seed=3)

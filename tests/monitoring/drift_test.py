@@ -126,6 +126,14 @@ def test_images_are_flattened_to_features():
     assert report.drifted_features == ["px11"]
 
 
+def test_dataframe_columns_name_the_features():
+    pandas = pytest.importorskip("pandas")
+    rng = np.random.default_rng(14)
+    reference = pandas.DataFrame({"age": rng.normal(size=300), "income": rng.normal(size=300)})
+    current = pandas.DataFrame({"age": rng.normal(size=300), "income": rng.normal(2, 1, 300)})
+    assert detect_drift(reference, current).drifted_features == ["income"]
+
+
 def test_false_alarm_rate_within_binomial_tolerance():
     rng = np.random.default_rng(10)
     trials, alpha = 200, 0.05
