@@ -54,8 +54,9 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
     signature_path = (signing.default_signature_path(model_path) if signature_path is None
                       else _files.check_path(signature_path, "signature_path", must_exist=False))
     expected, _ = signing.read_signed_statement(signature_path, key_path, model_path=model_path)
-    data = model_path.read_bytes()
-    if not signing.verify_bytes(data, expected=expected, model_path=model_path):
+    data, digests = _read_and_hash(model_path)
+    if not signing.verify_bytes(data, expected=expected, model_path=model_path,
+                                digests=digests):
         _verify_copy(data, expected, model_path)
     findings = [f for f in scan_fileobj(io.BytesIO(data), model_path.name, allow=allow)
                 if f.blocking]
@@ -70,6 +71,25 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
                              "loaded (rename a Keras v3 archive to end in .keras)",
                              reason="unsupported_format", path=model_path)
     return _load_keras_bytes(data, custom_objects=custom_objects, compile=compile)
+
+
+def _read_and_hash(path, chunk_size=16 * 2**20):
+    """Reads a file once into memory while hashing it (sha256) on a second thread."""
+    import concurrent.futures
+    import hashlib
+
+    hasher = hashlib.sha256()
+    chunks = []
+    with open(path, "rb") as handle, \
+            concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        pending = []
+        while chunk := handle.read(chunk_size):
+            chunks.append(chunk)
+            pending.append(pool.submit(hasher.update, chunk))
+        for future in pending:
+            future.result()
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return data, {"sha256": hasher.hexdigest()}
 
 
 def _verify_copy(data, expected, model_path):
