@@ -1,0 +1,35 @@
+"""Differentially private training: DP-SGD as a Keras `train_step`, plus accounting.
+
+    import keras_mlsec as km
+
+    private = km.privacy.make_private(model, l2_norm_clip=1.0, target_epsilon=3.0,
+                                      delta=1e-5, epochs=10, batch_size=256,
+                                      num_examples=len(x))
+    private.compile(optimizer="sgd", loss=loss, metrics=["accuracy"])
+    private.fit(x, y, epochs=10, batch_size=256)
+
+Imported lazily: TensorFlow and dp_accounting load on first use.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "DPModel": "keras_mlsec.privacy.dp_model",
+    "make_private": "keras_mlsec.privacy.dp_model",
+    "compute_epsilon": "keras_mlsec.privacy.accounting",
+    "noise_multiplier_for": "keras_mlsec.privacy.accounting",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'keras_mlsec.privacy' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
