@@ -1,0 +1,184 @@
+"""`DPModel`: DP-SGD as a Keras `train_step`, and `make_private` to build one."""
+
+import keras
+
+from keras_mlsec import _validation as v
+from keras_mlsec.privacy import accounting, clipping
+
+
+def _find_batch_normalization(model):
+    layers = model._flatten_layers(include_self=False, recursive=True)
+    return [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def _check_private_model(model):
+    if not isinstance(model, keras.Model):
+        raise TypeError(
+            "Expected `model` to be a `keras.Model`. "
+            f"Received: model={v._short(model)} of type {type(model).__name__}")
+    found = _find_batch_normalization(model)
+    if found:
+        raise ValueError(
+            "Expected `model` without BatchNormalization: it mixes the examples of a batch, "
+            "so per-example gradients (and their privacy) are broken. Replace it with "
+            "keras.layers.GroupNormalization or keras.layers.LayerNormalization. "
+            f"Received: model with BatchNormalization layer(s) {[l.name for l in found]}")
+    return model
+
+
+@keras.saving.register_keras_serializable(package="keras_mlsec")
+class DPModel(keras.Model):
+    """Wraps a model so that `fit` trains it with DP-SGD.
+
+    Each training step computes per-example gradients (vectorized), clips
+    each to `l2_norm_clip` in global L2 norm, sums them, adds Gaussian noise
+    of std `l2_norm_clip * noise_multiplier` and divides by the batch size;
+    any Keras optimizer given to `compile` applies the result. Predictions,
+    evaluation, callbacks and saving work as for any Keras model. Reported
+    training loss and metrics come from the same (noise-free) forward pass.
+
+    Account the privacy spent with `compute_epsilon(num_examples=...,
+    batch_size=..., epochs=..., noise_multiplier=..., delta=...)`.
+
+    Args:
+        model: the `keras.Model` to train; it must not contain
+            BatchNormalization (use GroupNormalization or LayerNormalization).
+        l2_norm_clip: clipping norm `C` of each per-example gradient, > 0.
+        noise_multiplier: `sigma` >= 0; the noise std on the summed gradient
+            is `C * sigma`. 0 disables the noise (and the privacy).
+        num_microbatches: `None` to clip each example, or a number of
+            microbatches each batch is split into (faster, coarser): the
+            averaged gradient of each microbatch is clipped, and the privacy
+            guarantee is then per microbatch. The batch size must be a
+            multiple of it.
+        seed: optional int seed of the noise.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Raises:
+        ValueError: for `l2_norm_clip <= 0`, `noise_multiplier < 0`, a bad
+            `num_microbatches`, or a model with BatchNormalization.
+        TypeError: when `model` is not a `keras.Model`.
+
+    Example:
+        >>> private = DPModel(model, l2_norm_clip=1.0, noise_multiplier=1.1)
+        >>> private.compile(optimizer=keras.optimizers.SGD(0.1),
+        ...                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        >>> private.fit(x, y, batch_size=256, epochs=10)
+
+    Reference:
+        Abadi et al. 2016, "Deep Learning with Differential Privacy".
+    """
+
+    def __init__(self, model, *, l2_norm_clip, noise_multiplier, num_microbatches=None,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.model = _check_private_model(model)
+        self.l2_norm_clip = v.check_positive(l2_norm_clip, "l2_norm_clip")
+        self.noise_multiplier = v.check_non_negative(noise_multiplier, "noise_multiplier")
+        self.num_microbatches = (None if num_microbatches is None
+                                 else v.check_positive_int(num_microbatches, "num_microbatches"))
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs, training=False):
+        return self.model(inputs, training=training)
+
+    def _microbatch_loss(self, microbatch):
+        y_pred = self.model(microbatch["x"], training=True)
+        loss = self.compute_loss(x=microbatch["x"], y=microbatch.get("y"), y_pred=y_pred,
+                                 sample_weight=microbatch.get("sample_weight"), training=True)
+        return loss, y_pred
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        batch = {"x": x, "y": y, "sample_weight": sample_weight}
+        batch = {key: value for key, value in batch.items() if value is not None}
+        variables = self.trainable_variables
+        grads, losses, y_pred = clipping.private_gradients(
+            self._microbatch_loss, variables, batch, l2_norm_clip=self.l2_norm_clip,
+            noise_multiplier=self.noise_multiplier, num_microbatches=self.num_microbatches,
+            seed=self.seed_generator)
+        self.optimizer.apply(grads, variables)
+        size = tf.shape(tf.nest.flatten(x)[0])[0]
+        self._loss_tracker.update_state(tf.reduce_mean(losses), sample_weight=size)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "model": keras.saving.serialize_keras_object(self.model),
+            "l2_norm_clip": self.l2_norm_clip,
+            "noise_multiplier": self.noise_multiplier,
+            "num_microbatches": self.num_microbatches,
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["model"] = keras.saving.deserialize_keras_object(
+            config["model"], custom_objects=custom_objects)
+        return cls(**config)
+
+
+def make_private(model, *, l2_norm_clip, noise_multiplier=None, target_epsilon=None, delta,
+                 epochs, batch_size, num_examples, num_microbatches=None, accountant="rdp",
+                 seed=None):
+    """Wraps `model` in a `DPModel`, calibrating the noise to `target_epsilon` if asked.
+
+    Give exactly one of `noise_multiplier` and `target_epsilon`. With
+    `target_epsilon`, the smallest noise multiplier whose DP-SGD run
+    (`epochs` passes, `batch_size`, `num_examples`) stays within
+    `(target_epsilon, delta)` is used. A compiled `model` passes its
+    optimizer (a fresh copy), loss and metrics on; otherwise compile the
+    result before `fit`. Train with the same `epochs` and `batch_size`.
+
+    Args:
+        model: the `keras.Model` to train privately.
+        l2_norm_clip: per-example clipping norm, > 0.
+        noise_multiplier: noise std / `l2_norm_clip`, >= 0.
+        target_epsilon: epsilon to reach after `epochs` epochs, > 0.
+        delta: target delta, < 1 / num_examples.
+        epochs: planned number of epochs.
+        batch_size: planned batch size (<= num_examples).
+        num_examples: size of the training set.
+        num_microbatches: see `DPModel`.
+        accountant: "rdp" or "pld", used to calibrate the noise.
+        seed: optional int seed of the noise.
+
+    Returns:
+        A `DPModel`; its `noise_multiplier` attribute holds the noise used.
+
+    Raises:
+        ValueError: when both or neither of `noise_multiplier` and
+            `target_epsilon` are given, or for any bad value (see
+            `compute_epsilon` and `DPModel`).
+
+    Example:
+        >>> private = make_private(model, l2_norm_clip=1.0, target_epsilon=3.0, delta=1e-5,
+        ...                        epochs=10, batch_size=256, num_examples=len(x_train))
+        >>> private.fit(x_train, y_train, epochs=10, batch_size=256)
+    """
+    if (noise_multiplier is None) == (target_epsilon is None):
+        raise ValueError(
+            "Expected exactly one of `noise_multiplier` and `target_epsilon`. Received: "
+            f"noise_multiplier={noise_multiplier}, target_epsilon={target_epsilon}")
+    _check_private_model(model)
+    v.check_positive(l2_norm_clip, "l2_norm_clip")
+    setup = dict(num_examples=num_examples, batch_size=batch_size, epochs=epochs, delta=delta)
+    accounting.check_training_setup(**setup)
+    if target_epsilon is not None:
+        noise_multiplier = accounting.noise_multiplier_for(
+            target_epsilon, accountant=accountant, **setup)
+    private = DPModel(model, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
+                      num_microbatches=num_microbatches, seed=seed)
+    if getattr(model, "compiled", False) and getattr(model, "optimizer", None) is not None:
+        compile_config = model.get_compile_config()
+        if compile_config:
+            private.compile_from_config(compile_config)
+    return private
