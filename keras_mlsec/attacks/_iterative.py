@@ -67,7 +67,7 @@ def iterative_attack(model, x, y, *, eps, norm, step_size, steps, rand_init, res
             if best is None:
                 best, best_success, best_loss = x_adv, success, loss
                 continue
-            better = (success & ~best_success) | ((success == best_success) & (loss > best_loss))
+            better = g.is_worse_case(success, loss, best_success, best_loss)
             mask = tf.reshape(better, [-1] + [1] * (len(xb.shape) - 1))
             best = tf.where(mask, x_adv, best)
             best_success = best_success | success
