@@ -158,12 +158,21 @@ def test_bad_key_arguments_name_the_argument(tmp_path, model_file, keys):
         verify_model(tmp_path / "missing.keras", public_key=keys[1])
 
 
-@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root reads anything")
-def test_unreadable_key(tmp_path, model_file, keys):
+def test_unreadable_key(tmp_path, model_file, keys, monkeypatch):
+    # chmod 0 does not stop root (CI runs as root), so the OS refusal is simulated.
+    import pathlib
+
     locked = tmp_path / "locked.pem"
     locked.write_bytes(keys[0].read_bytes())
-    locked.chmod(0)
-    with pytest.raises(PermissionError, match="private_key=.*readable"):
+    real_read_bytes = pathlib.Path.read_bytes
+
+    def refuse(self):
+        if self == locked:
+            raise PermissionError(13, "Permission denied")
+        return real_read_bytes(self)
+
+    monkeypatch.setattr(pathlib.Path, "read_bytes", refuse)
+    with pytest.raises(PermissionError, match="private_key=.*readable.*Permission denied"):
         sign_model(model_file, private_key=locked)
 
 
