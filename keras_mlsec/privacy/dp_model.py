@@ -81,6 +81,8 @@ class DPModel(keras.Model):
             raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        if model.built:
+            self.built = True
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
