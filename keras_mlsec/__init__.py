@@ -17,7 +17,7 @@ import importlib
 __version__ = "0.1.0"
 
 _SUBMODULES = ("attacks", "callbacks", "cli", "datasets", "defenses", "evaluation", "integrity",
-               "monitoring")
+               "monitoring", "privacy")
 _LAZY_ATTRIBUTES = {
     "evaluate_robustness": ("keras_mlsec.evaluation.robustness", "evaluate_robustness"),
     "RobustnessReport": ("keras_mlsec.evaluation.report", "RobustnessReport"),
