@@ -60,7 +60,8 @@ def check_training_setup(*, num_examples, batch_size, epochs, delta):
 
 def sampling_rate_and_steps(*, num_examples, batch_size, epochs):
     """Returns `(q, steps)`: `batch_size / num_examples` and the optimizer step count."""
-    steps = int(math.ceil(epochs * math.ceil(num_examples / batch_size)))
+    # The 1e-9 keeps a float epoch count such as 0.1 * 1000 = 100.00000000000001 at 100.
+    steps = int(math.ceil(epochs * math.ceil(num_examples / batch_size) - 1e-9))
     return batch_size / num_examples, steps
 
 
