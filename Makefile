@@ -33,8 +33,9 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow" tests
 
 bench: $(BENCH_STAMP)
-	$(PY) benchmarks/bench_import.py
-	$(PY) benchmarks/bench_attacks.py
+	@status=0; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(PY) $$script || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) mlsec-report .pytest_cache
