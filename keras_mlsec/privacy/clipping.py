@@ -25,21 +25,18 @@ _TINY = 1e-12
 def split_microbatches(data, num_microbatches):
     """Reshapes every tensor in `data` from `(batch, ...)` to `(m, batch / m, ...)`.
 
-    `num_microbatches=None` means one example per microbatch. The batch size
-    must be a multiple of `num_microbatches` (checked at run time).
+    `num_microbatches=None` means one example per microbatch. A batch whose
+    size is not a multiple of `num_microbatches` (such as the last, partial
+    batch of an epoch) is split into single examples instead: per-example
+    clipping bounds each example's contribution at least as tightly.
     """
     def split(tensor):
-        if tensor is None:
-            return None
         tensor = tf.convert_to_tensor(tensor)
         if num_microbatches is None:
             return tf.expand_dims(tensor, 1)
         batch = tf.shape(tensor)[0]
-        tf.debugging.assert_equal(
-            batch % num_microbatches, 0,
-            message=f"Expected a batch size divisible by num_microbatches={num_microbatches}.")
-        new_shape = tf.concat([[num_microbatches, batch // num_microbatches],
-                               tf.shape(tensor)[1:]], axis=0)
+        count = tf.where(tf.equal(batch % num_microbatches, 0), num_microbatches, batch)
+        new_shape = tf.concat([[count, batch // count], tf.shape(tensor)[1:]], axis=0)
         return tf.reshape(tensor, new_shape)
 
     return tf.nest.map_structure(split, data)

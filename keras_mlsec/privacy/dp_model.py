@@ -49,8 +49,8 @@ class DPModel(keras.Model):
         num_microbatches: `None` to clip each example, or a number of
             microbatches each batch is split into (faster, coarser): the
             averaged gradient of each microbatch is clipped, and the privacy
-            guarantee is then per microbatch. The batch size must be a
-            multiple of it.
+            guarantee is then per microbatch. A batch whose size is not a
+            multiple of it is clipped per example.
         seed: optional int seed of the noise.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 

@@ -60,6 +60,15 @@ def test_microbatches_also_bound_the_update():
     assert np.linalg.norm(update) <= 0.5 * 1e-3 * (1 + 1e-4)
 
 
+def test_batch_not_divisible_by_microbatches_is_clipped_per_example():
+    x, y = _data(30)
+    update = _step(_private(1e-3, 0.0, lr=0.5, num_microbatches=4), x, y)
+    assert 0.0 < np.linalg.norm(update) <= 0.5 * 1e-3 * (1 + 1e-4)
+    model = _private(1.0, 1.0, num_microbatches=4)
+    history = model.fit(*_data(100), epochs=1, batch_size=32, verbose=0)  # last batch: 4
+    assert np.isfinite(history.history["loss"][0])
+
+
 def test_noise_std_is_clip_times_sigma_over_batch():
     x, y = _data(32)
     clean = _step(_private(1.0, 0.0, lr=1.0), x, y)
