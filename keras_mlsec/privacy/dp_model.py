@@ -36,6 +36,8 @@ class DPModel(keras.Model):
     any Keras optimizer given to `compile` applies the result. Predictions,
     evaluation, callbacks and saving work as for any Keras model. Reported
     training loss and metrics come from the same (noise-free) forward pass.
+    Random layers such as Dropout draw one mask for the whole batch inside
+    the vectorized per-example pass (TensorFlow backend only).
 
     Account the privacy spent with `compute_epsilon(num_examples=...,
     batch_size=..., epochs=..., noise_multiplier=..., delta=...)`.
