@@ -12,32 +12,18 @@ one call, and write a report a reviewer can read::
 Submodules are imported lazily, so ``import keras_mlsec`` stays cheap.
 """
 
-import importlib
+from keras_mlsec._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _SUBMODULES = ("attacks", "callbacks", "cli", "datasets", "defenses", "evaluation", "integrity",
                "monitoring", "privacy")
-_LAZY_ATTRIBUTES = {
-    "evaluate_robustness": ("keras_mlsec.evaluation.robustness", "evaluate_robustness"),
-    "RobustnessReport": ("keras_mlsec.evaluation.report", "RobustnessReport"),
+_EXPORTS = {
+    **{name: f"keras_mlsec.{name}" for name in _SUBMODULES},
+    "evaluate_robustness": "keras_mlsec.evaluation.robustness",
+    "RobustnessReport": "keras_mlsec.evaluation.report",
 }
 
-__all__ = ["__version__", *_SUBMODULES, *_LAZY_ATTRIBUTES]
+__all__ = ["__version__", *_EXPORTS]
 
-
-def __getattr__(name):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"keras_mlsec.{name}")
-        globals()[name] = module
-        return module
-    if name in _LAZY_ATTRIBUTES:
-        module_name, attribute = _LAZY_ATTRIBUTES[name]
-        value = getattr(importlib.import_module(module_name), attribute)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'keras_mlsec' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -3,7 +3,7 @@
 Imported lazily: each callback lives in its own module.
 """
 
-import importlib
+from keras_mlsec._lazy import lazy_exports
 
 _CALLBACKS = {
     "SignedModelCheckpoint": "keras_mlsec.callbacks.signed_checkpoint",
@@ -12,10 +12,4 @@ _CALLBACKS = {
 
 __all__ = sorted(_CALLBACKS)
 
-
-def __getattr__(name):
-    if name in _CALLBACKS:
-        value = getattr(importlib.import_module(_CALLBACKS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'keras_mlsec.callbacks' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _CALLBACKS)

@@ -12,7 +12,7 @@ Signatures use the OpenSSF model signing format (`model-signing`, Sigstore
 bundle, local elliptic-curve key), so `model_signing verify key` checks them too.
 """
 
-import importlib
+from keras_mlsec._lazy import lazy_exports
 
 _EXPORTS = {
     "generate_keypair": "keras_mlsec.integrity.signing",
@@ -26,14 +26,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'keras_mlsec.integrity' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

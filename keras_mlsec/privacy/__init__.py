@@ -11,7 +11,7 @@
 Imported lazily: TensorFlow and dp_accounting load on first use.
 """
 
-import importlib
+from keras_mlsec._lazy import lazy_exports
 
 _EXPORTS = {
     "DPModel": "keras_mlsec.privacy.dp_model",
@@ -22,14 +22,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name):
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'keras_mlsec.privacy' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
