@@ -1,0 +1,137 @@
+"""Pure pieces of adversarial training: checks, attack settings, adversarial batches."""
+
+import numbers
+
+import tensorflow as tf
+
+from keras_mlsec import _validation as v
+from keras_mlsec.attacks import _gradients as g
+from keras_mlsec.attacks import _in_graph
+from keras_mlsec.attacks.base import Attack, check_common
+
+METHODS = ("madry", "trades", "fgsm_rs")
+# TRADES starts its KL maximisation this close to x (the paper's 0.001 * N(0, 1)).
+TRADES_INIT_SCALE = 1e-3
+
+
+def check_method(method):
+    if method not in METHODS:
+        raise ValueError(f"Expected `method` to be one of {list(METHODS)}. "
+                         f"Received: method={method!r}")
+    return method
+
+
+def check_beta(beta):
+    if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0 \
+            or beta == float("inf"):
+        raise ValueError("Expected `beta` (the TRADES robustness weight) to be a finite "
+                         f"number >= 0. Received: beta={beta!r}")
+    return float(beta)
+
+
+def check_adversarial_weight(weight):
+    if isinstance(weight, bool) or not isinstance(weight, numbers.Real) or not 0 <= weight <= 1:
+        raise ValueError("Expected `adversarial_weight` to be a number in [0, 1] (the share "
+                         f"of the adversarial loss). Received: adversarial_weight={weight!r}")
+    return float(weight)
+
+
+def check_attack(attack):
+    """Checks the training attack and returns its config (eps, norm, clip, ...)."""
+    if not isinstance(attack, Attack):
+        raise TypeError("Expected `attack` to be a keras_mlsec attack object such as "
+                        f"keras_mlsec.attacks.PGD(eps=0.1). Received: attack={v._short(attack)} "
+                        f"of type {type(attack).__name__}")
+    config = attack.get_config()
+    if "eps" not in config or "norm" not in config:
+        raise ValueError("Expected an `attack` with a perturbation budget (`eps` and `norm`: "
+                         f"PGD, FGSM, BIM). Received: attack={attack!r}")
+    if config.get("targeted", False):
+        raise ValueError("Expected an untargeted `attack` for adversarial training. "
+                         f"Received: attack={attack!r}")
+    try:
+        checked = check_common(eps=config["eps"], norm=config["norm"],
+                               clip=config.get("clip", (0.0, 1.0)),
+                               step_size=config.get("step_size"), steps=config.get("steps"))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Expected an `attack` with a valid budget. Received: attack={attack!r}: "
+                         f"{error}") from None
+    if checked["eps"] <= 0:
+        raise ValueError("Expected an `attack` with eps > 0 (eps=0 trains on clean inputs "
+                         f"only). Received: attack={attack!r}")
+    return config
+
+
+def attack_settings(config, method):
+    """Settings of the in-graph perturbation for `method`, from an attack config.
+
+    - "madry": the attack's steps (1 for FGSM), random start and step size
+      (default 2.5 * eps / steps, as PGD).
+    - "fgsm_rs": one step of `step_size` (default 1.25 * eps) from a uniform
+      random start in the eps ball, whatever the attack's own steps.
+    - "trades": the attack's steps and step size, maximising the KL from a
+      start within `TRADES_INIT_SCALE * eps` of x.
+    """
+    eps = float(config["eps"])
+    steps = int(config.get("steps") or 1)
+    step_size = config.get("step_size")
+    rand_init = bool(config.get("rand_init", False))
+    init_scale = 1.0
+    if method == "fgsm_rs":
+        steps, rand_init = 1, True
+        step_size = step_size or 1.25 * eps
+    elif method == "trades":
+        rand_init, init_scale = True, TRADES_INIT_SCALE
+    if step_size is None:
+        step_size = 2.5 * eps / steps if steps > 1 else eps * (1.25 if rand_init else 1.0)
+    clip = v.check_clip(config.get("clip", (0.0, 1.0)))
+    return dict(eps=eps, norm=config["norm"], step_size=float(step_size), steps=steps,
+                rand_init=rand_init, init_scale=init_scale, clip=clip)
+
+
+def adversarial_batch(model, x, y, settings, method, random):
+    """Builds the adversarial batch in inference mode (no gradient flows through it).
+
+    Cross-entropy on the labels for "madry"/"fgsm_rs"; for "trades", the KL
+    between the clean and adversarial predictions (labels are not used).
+    """
+    logits_fn = g.logits_function(model)
+    if method == "trades":
+        targets = tf.stop_gradient(tf.nn.softmax(logits_fn(x), axis=-1))
+        loss_fn = _in_graph.kl_divergence
+    else:
+        targets, loss_fn = _in_graph.sparse_labels(y), g.cross_entropy
+    return _in_graph.perturb(
+        logits_fn, x, targets, eps=settings["eps"], norm=settings["norm"],
+        step_size=settings["step_size"], steps=settings["steps"], clip=settings["clip"],
+        random=random if settings["rand_init"] else None, init_scale=settings["init_scale"],
+        loss_fn=loss_fn)
+
+
+def trades_regularizer(model, clean_logits_or_probs, x_adv, training=True):
+    """Mean KL(softmax(clean) || softmax(adv)) with gradients through both passes.
+
+    Args:
+        model: the inner model (its logits function is used for `x_adv`).
+        clean_logits_or_probs: clean logits from the same logits function.
+        x_adv: the adversarial batch.
+        training: training flag of the adversarial forward pass.
+    """
+    adv_logits = _logits_in_mode(model, x_adv, training)
+    p_clean = tf.nn.softmax(clean_logits_or_probs, axis=-1)
+    return tf.reduce_mean(_in_graph.kl_divergence(p_clean, adv_logits))
+
+
+def _logits_in_mode(model, x, training):
+    logits_fn = g.logits_function(model)
+    if not getattr(logits_fn, "from_softmax", False):
+        return model(x, training=training)
+    # Softmax output: log-probabilities are logits up to a per-example constant.
+    return tf.math.log(tf.clip_by_value(model(x, training=training), 1e-12, 1.0))
+
+
+def clean_logits(model, y_pred):
+    """Logits (up to a constant) of the clean predictions `y_pred` of `model`."""
+    if getattr(g.logits_function(model), "from_softmax", False):
+        return tf.math.log(tf.clip_by_value(y_pred, 1e-12, 1.0))
+    return y_pred

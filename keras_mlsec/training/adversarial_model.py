@@ -1,0 +1,149 @@
+"""`AdversarialModel`: adversarial training (PGD-AT, TRADES, FGSM-RS) as a `train_step`."""
+
+import keras
+from keras.src.losses.loss import unscale_loss_for_distribution
+
+from keras_mlsec.attacks._in_graph import KerasRandom
+from keras_mlsec.training import _adversarial as adv
+
+
+@keras.saving.register_keras_serializable(package="keras_mlsec")
+class AdversarialModel(keras.Model):
+    """Wraps a classifier so that `fit` trains it on adversarial examples.
+
+    Every training step builds the adversarial batch on the fly from the
+    attack's settings (eps, norm, step size, steps, random start, clip), with
+    the inner model in inference mode and the attack aimed at its logits
+    (a final softmax is bypassed), then takes one optimizer step:
+
+    - "madry" (PGD-AT): `(1 - w) * loss(clean) + w * loss(adversarial)` with
+      `w = adversarial_weight` (1.0: pure adversarial training, as in the
+      paper; 0.5: the Goodfellow et al. mix). The attack's steps are used.
+    - "fgsm_rs": the same loss, the batch made by one FGSM step of
+      `step_size` (default 1.25 * eps) from a uniform random start.
+    - "trades": `loss(clean) + beta * KL(softmax(clean) || softmax(adv))`,
+      the adversarial example maximising that KL (PGD from a start within
+      0.001 * eps of x); `adversarial_weight` is not used.
+
+    `loss` is whatever loss was given to `compile` (sparse or one-hot labels;
+    the attack reads the class from `y` either way). The reported `loss` is
+    the training objective above; `adversarial_loss` is the compiled loss on
+    the adversarial batch ("madry"/"fgsm_rs") or the KL term ("trades"). The
+    compiled metrics are computed on the clean predictions of the training
+    batch; validation (`validation_data`, `evaluate`) is clean, as for any
+    model: add a `keras_mlsec.callbacks.RobustnessMonitor` for robust accuracy.
+
+    Prediction, evaluation, callbacks and `save`/`load_model` work as for any
+    Keras model; the attack travels in the saved config.
+
+    Args:
+        model: the classifier to train (logits or softmax output).
+        attack: an untargeted attack object with a budget, usually
+            `keras_mlsec.attacks.PGD(eps=..., steps=...)` or
+            `keras_mlsec.attacks.FGSM(eps=..., rand_init=True)`.
+        method: "madry", "trades" or "fgsm_rs".
+        beta: TRADES trade-off weight, >= 0 (6.0 in the paper).
+        adversarial_weight: share of the adversarial loss in [0, 1] for
+            "madry" and "fgsm_rs".
+        seed: optional int seed of the random starts.
+        **kwargs: passed to `keras.Model` (e.g. `name`).
+
+    Raises:
+        ValueError: for an unknown `method`, a bad `beta` or
+            `adversarial_weight`, or an attack whose eps is zero, targeted,
+            or larger than its clip range.
+        TypeError: when `model` is not a `keras.Model` or `attack` is not an
+            attack object.
+
+    Example:
+        >>> robust = AdversarialModel(model, attack=PGD(eps=0.1, steps=7))
+        >>> robust.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
+        ...                metrics=["accuracy"])
+        >>> robust.fit(x_train, y_train, epochs=10, validation_data=(x_val, y_val))
+
+    Reference:
+        Madry et al., "Towards Deep Learning Models Resistant to Adversarial
+        Attacks", ICLR 2018. Zhang et al., "Theoretically Principled Trade-off
+        between Robustness and Accuracy" (TRADES), ICML 2019. Wong, Rice and
+        Kolter, "Fast is better than free: Revisiting adversarial training",
+        ICLR 2020.
+    """
+
+    def __init__(self, model, *, attack, method="madry", beta=6.0, adversarial_weight=1.0,
+                 seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(model, keras.Model):
+            raise TypeError("Expected `model` to be a `keras.Model`. "
+                            f"Received: model of type {type(model).__name__}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+        self.model = model
+        self.method = adv.check_method(method)
+        self.attack = attack
+        self._settings = adv.attack_settings(adv.check_attack(attack), method)
+        self.beta = adv.check_beta(beta)
+        self.adversarial_weight = adv.check_adversarial_weight(adversarial_weight)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
+        if model.built:
+            self.built = True
+
+    def call(self, inputs, training=False):
+        return self.model(inputs, training=training)
+
+    @property
+    def metrics(self):
+        return [*super().metrics, self.adversarial_loss_tracker]
+
+    def train_step(self, data):
+        import tensorflow as tf
+
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        x_adv = adv.adversarial_batch(self.model, x, y, self._settings, self.method,
+                                      KerasRandom(self.seed_generator))
+        with tf.GradientTape() as tape:
+            y_pred = self.model(x, training=True)
+            loss, adversarial_loss = self._objective(x, y, y_pred, x_adv, sample_weight)
+            self._loss_tracker.update_state(
+                unscale_loss_for_distribution(loss),
+                sample_weight=tf.shape(x)[0])
+            scaled = self.optimizer.scale_loss(loss)
+        variables = self.trainable_variables
+        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        self.adversarial_loss_tracker.update_state(
+            unscale_loss_for_distribution(adversarial_loss), sample_weight=tf.shape(x)[0])
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def _objective(self, x, y, y_pred, x_adv, sample_weight):
+        """Returns (training loss, adversarial term) for the method."""
+        clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
+                                  training=True)
+        if self.method == "trades":
+            kl = adv.trades_regularizer(self.model, adv.clean_logits(self.model, y_pred), x_adv)
+            return clean + self.beta * kl, kl
+        adv_pred = self.model(x_adv, training=True)
+        adversarial = self.compute_loss(x=x_adv, y=y, y_pred=adv_pred,
+                                         sample_weight=sample_weight, training=True)
+        weight = self.adversarial_weight
+        return (1.0 - weight) * clean + weight * adversarial, adversarial
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({
+            "model": keras.saving.serialize_keras_object(self.model),
+            "attack": keras.saving.serialize_keras_object(self.attack),
+            "method": self.method,
+            "beta": self.beta,
+            "adversarial_weight": self.adversarial_weight,
+            "seed": self.seed,
+        })
+        return config
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("model", "attack"):
+            config[key] = keras.saving.deserialize_keras_object(
+                config[key], custom_objects=custom_objects)
+        return cls(**config)
