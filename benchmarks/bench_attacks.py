@@ -7,8 +7,9 @@ the reference CNN (one batch of 1,000), all in this one process:
   * CleverHans 4.0.0 `projected_gradient_descent` called eagerly;
   * ART 1.20.1 `ProjectedGradientDescent` with `TensorFlowV2Classifier`;
   * ours: `keras_mlsec.attacks.pgd`.
-Each is warmed up once (tracing/compilation), then timed `--repeats` times
-(median). Adversarial accuracy is printed for each, to show they do the same
+Each is warmed up once (tracing/compilation), then all are timed in turn,
+round-robin, `--repeats` times (median), so load changes hit all alike.
+Adversarial accuracy is printed for each, to show they do the same
 work. Run: .venv/bin/python benchmarks/bench_attacks.py  (needs the bench extra
 for ART: `make bench` installs it).
 """
@@ -131,12 +132,20 @@ def main():
           f"median of {args.repeats} (ART: {args.art_repeats}) after one warm-up run")
     clean = np.mean(np.argmax(model.predict(x, verbose=0), -1) == y.numpy())
     print(f"clean accuracy {clean:.3f}")
-    seconds = {}
-    for name, run in runners.items():
+    for run in runners.values():
         run(x, y)  # warm-up: tracing and compilation
-        repeats = args.art_repeats if name.startswith("ART") else args.repeats
-        seconds[name], x_adv = timed(lambda: run(x, y), repeats)
-        x_adv = np.asarray(x_adv)
+    # Round-robin repeats, so that a change in machine load hits every form alike.
+    samples, outputs = {name: [] for name in runners}, {}
+    for repeat in range(args.repeats):
+        for name, run in runners.items():
+            if name.startswith("ART") and repeat >= args.art_repeats:
+                continue
+            elapsed, result = timed(lambda: run(x, y), 1)
+            samples[name].append(elapsed)
+            outputs[name] = np.asarray(result)
+    seconds = {name: float(np.median(values)) for name, values in samples.items()}
+    for name in runners:
+        x_adv = outputs[name]
         acc = np.mean(np.argmax(model.predict(x_adv, verbose=0), -1) == y.numpy())
         linf = np.abs(x_adv - x.numpy()).max()
         print(f"  {name:<52} {seconds[name]:7.2f} s   adv acc {acc:.3f}  max |delta| {linf:.3f}")
