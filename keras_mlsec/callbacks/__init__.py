@@ -8,6 +8,7 @@ from keras_mlsec._lazy import lazy_exports
 _CALLBACKS = {
     "SignedModelCheckpoint": "keras_mlsec.callbacks.signed_checkpoint",
     "DriftMonitor": "keras_mlsec.callbacks.drift_monitor",
+    "RobustnessMonitor": "keras_mlsec.callbacks.robustness_monitor",
 }
 
 __all__ = sorted(_CALLBACKS)
