@@ -33,8 +33,9 @@ class AdversarialModel(keras.Model):
     batch; validation (`validation_data`, `evaluate`) is clean, as for any
     model: add a `keras_mlsec.callbacks.RobustnessMonitor` for robust accuracy.
 
-    Prediction, evaluation, callbacks and `save`/`load_model` work as for any
-    Keras model; the attack travels in the saved config.
+    Prediction, evaluation, callbacks, `tf.distribute.MirroredStrategy` and
+    `save`/`load_model` work as for any Keras model; the attack travels in
+    the saved config.
 
     Args:
         model: the classifier to train (logits or softmax output).

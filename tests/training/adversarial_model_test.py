@@ -97,7 +97,7 @@ def test_sparse_labels_accept_one_hot_and_column_labels():
     np.testing.assert_array_equal(sparse_labels(tf.constant([[2], [1]])), [2, 1])
 
 
-def test_one_hot_labels_softmax_model_and_tf_data_with_validation_and_early_stopping():
+def test_one_hot_labels_softmax_model_tf_data_validation_and_callbacks(tmp_path):
     (x_train, y_train), (x_test, y_test) = digits()
     base = reference_model("mlp", x_train.shape[1:], 10, output="softmax", seed=0)
     model = AdversarialModel(base, attack=PGD(eps=EPS, steps=2), seed=0)
@@ -105,11 +105,17 @@ def test_one_hot_labels_softmax_model_and_tf_data_with_validation_and_early_stop
     one_hot = keras.utils.to_categorical
     train = tf.data.Dataset.from_tensor_slices((x_train[:512], one_hot(y_train[:512], 10)))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0)
-    history = model.fit(train.batch(64), epochs=5, verbose=0, callbacks=[stop],
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "epoch{epoch}.keras"))
+    history = model.fit(train.batch(64), epochs=5, verbose=0,
+                        callbacks=[stop, checkpoint],
                         validation_data=(x_test[:200], one_hot(y_test[:200], 10)))
     assert len(history.history["loss"]) == 2  # stopped by EarlyStopping
     assert {"val_loss", "val_accuracy", "adversarial_loss"} <= set(history.history)
     assert history.history["accuracy"][-1] > 0.3
+    assert (tmp_path / "epoch2.keras").exists()
+    restored = keras.models.load_model(tmp_path / "epoch2.keras")
+    np.testing.assert_allclose(restored.predict(x_test[:8], verbose=0),
+                               model.predict(x_test[:8], verbose=0), atol=1e-6)
 
 
 def test_save_and_load_round_trip(tmp_path):
@@ -156,3 +162,40 @@ def test_bad_types_raise_type_error():
         AdversarialModel(_tiny_linear(), attack="pgd")
     with pytest.raises(TypeError, match="model of type"):
         AdversarialModel(object(), attack=PGD(eps=EPS))
+
+
+_MIRRORED_SCRIPT = """
+import json, keras, tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from keras_mlsec.attacks import PGD
+from keras_mlsec.datasets import load_digits, reference_model
+from keras_mlsec.training import AdversarialModel
+(x, y), _ = load_digits(seed=0)
+
+def train():
+    base = reference_model("mlp", x.shape[1:], 10, seed=0, compile=False)
+    model = AdversarialModel(base, attack=PGD(eps=0.1, steps=3), seed=0)
+    model.compile(optimizer="adam",
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model.fit(x[:256], y[:256], epochs=2, batch_size=64, verbose=0,
+                     shuffle=False).history["loss"]
+
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+with strategy.scope():
+    mirrored = train()
+print(json.dumps([strategy.num_replicas_in_sync, mirrored, train()]))
+"""
+
+
+@pytest.mark.slow
+def test_mirrored_strategy_on_two_logical_cpus_matches_single_device_training():
+    import json
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", _MIRRORED_SCRIPT], capture_output=True,
+                         text=True, check=True, timeout=300)
+    replicas, mirrored, single = json.loads(out.stdout.strip().splitlines()[-1])
+    assert replicas == 2
+    np.testing.assert_allclose(mirrored, single, rtol=0.02)
