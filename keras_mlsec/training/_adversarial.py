@@ -108,17 +108,17 @@ def adversarial_batch(model, x, y, settings, method, random):
         loss_fn=loss_fn)
 
 
-def trades_regularizer(model, clean_logits_or_probs, x_adv, training=True):
+def trades_regularizer(model, clean_logits, x_adv, training=True):
     """Mean KL(softmax(clean) || softmax(adv)) with gradients through both passes.
 
     Args:
         model: the inner model (its logits function is used for `x_adv`).
-        clean_logits_or_probs: clean logits from the same logits function.
+        clean_logits: clean logits (see `clean_logits`).
         x_adv: the adversarial batch.
         training: training flag of the adversarial forward pass.
     """
     adv_logits = _logits_in_mode(model, x_adv, training)
-    p_clean = tf.nn.softmax(clean_logits_or_probs, axis=-1)
+    p_clean = tf.nn.softmax(clean_logits, axis=-1)
     return tf.reduce_mean(_in_graph.kl_divergence(p_clean, adv_logits))
 
 
