@@ -19,3 +19,7 @@ from keras_mlsec.defenses.randomized_smoothing import RandomizedSmoothing, certi
 
 __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmoothing",
            "certify"]
+
+from keras_mlsec.defenses.squeezing_detector import FeatureSqueezingDetector, adaptive_pgd  # noqa: E402
+
+__all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]
