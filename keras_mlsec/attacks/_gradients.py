@@ -135,7 +135,8 @@ def input_gradient(logits_fn, x, labels, loss_fn=cross_entropy, targeted=False):
         logits = logits_fn(x)
         loss = loss_fn(labels, logits)
         objective = -loss if targeted else loss
-    return tape.gradient(tf.reduce_sum(objective), x), objective, logits
+        total = tf.reduce_sum(objective)
+    return tape.gradient(total, x), objective, logits
 
 
 def steepest_step(gradient, step_size, norm):

@@ -6,9 +6,7 @@ loops over batches) cannot run. This module is that loop as pure tensor
 code, assembled from the pieces in `_gradients`: an optional random start,
 then `steps` steepest-ascent steps, each projected back onto the eps ball
 and clipped to the input domain (a `tf.while_loop`, so the graph stays small
-for any `steps`). Arguments are validated by the caller. The gradient is
-taken here rather than with `_gradients.input_gradient`, which sums the loss
-outside its tape and so returns None.
+for any `steps`). Arguments are validated by the caller.
 """
 
 import keras
@@ -83,10 +81,7 @@ def perturb(logits_fn, x, labels, *, eps, norm, step_size, steps, clip, random=N
         x_adv = g.clip_to_domain(x + start, clip)
 
     def body(i, x_adv):
-        with tf.GradientTape() as tape:
-            tape.watch(x_adv)
-            objective = tf.reduce_sum(loss_fn(labels, logits_fn(x_adv)))
-        gradient = tape.gradient(objective, x_adv)
+        gradient, _, _ = g.input_gradient(logits_fn, x_adv, labels, loss_fn)
         x_next = x_adv + g.steepest_step(gradient, step_size, norm)
         x_next = g.clip_to_domain(x + g.project(x_next - x, eps, norm), clip)
         return i + 1, tf.stop_gradient(x_next)
