@@ -22,6 +22,17 @@ def overfit_model(output="softmax"):
     return model
 
 
+@functools.lru_cache(maxsize=None)
+def small_lira_setup():
+    """A model overfit on 100 members, with 100 non-members (LiRA trains on their union)."""
+    members, non_members, _ = split()
+    members = (members[0][:100], members[1][:100])
+    non_members = (non_members[0][:100], non_members[1][:100])
+    model = reference_model("mlp", (8, 8, 1), 10, seed=0)
+    model.fit(*members, epochs=EPOCHS, batch_size=32, verbose=0)
+    return model, members, non_members
+
+
 def split():
     (x_train, y_train), (x_test, y_test) = digits(8)
     members = (x_train[:NUM_MEMBERS], y_train[:NUM_MEMBERS])
@@ -102,15 +113,31 @@ def test_shadow_attack_with_two_shadows_beats_chance():
 
 @pytest.mark.slow
 def test_lira_online_beats_chance():
-    members, non_members, _ = split()
-    members = (members[0][:100], members[1][:100])
-    non_members = (non_members[0][:100], non_members[1][:100])
-    model = reference_model("mlp", (8, 8, 1), 10, seed=0)
-    model.fit(*members, epochs=EPOCHS, batch_size=32, verbose=0)
+    model, members, non_members = small_lira_setup()
     report = membership_inference(model, members, non_members, method="lira",
                                   num_shadow_models=2, epochs=EPOCHS, batch_size=32, seed=0)
     assert report.method == "lira"
     assert report.auc > 0.6
+
+
+@pytest.mark.slow
+def test_lira_offline_beats_chance_and_is_named_offline():
+    model, members, non_members = small_lira_setup()
+    report = membership_inference(model, members, non_members, method="lira", online=False,
+                                  num_shadow_models=3, epochs=EPOCHS, batch_size=32, seed=0)
+    assert report.method == "lira-offline"
+    assert report.config["online"] is False
+    assert report.auc > 0.6
+
+
+def test_one_hot_labels_give_the_same_report_as_sparse_labels():
+    model = reference_model("mlp", (8, 8, 1), 10, seed=0)
+    members, non_members, _ = split()
+    one_hot = [(x, np.eye(10)[y]) for x, y in (members, non_members)]
+    sparse = membership_inference(model, members, non_members, method="entropy")
+    dense = membership_inference(model, *one_hot, method="entropy")
+    np.testing.assert_allclose(dense.member_scores, sparse.member_scores)
+    assert dense.auc == pytest.approx(sparse.auc)
 
 
 # Bad input -----------------------------------------------------------------------
