@@ -9,6 +9,7 @@ _CALLBACKS = {
     "SignedModelCheckpoint": "keras_mlsec.callbacks.signed_checkpoint",
     "DriftMonitor": "keras_mlsec.callbacks.drift_monitor",
     "RobustnessMonitor": "keras_mlsec.callbacks.robustness_monitor",
+    "PrivacyBudget": "keras_mlsec.callbacks.privacy_budget",
 }
 
 __all__ = sorted(_CALLBACKS)

@@ -18,6 +18,7 @@ _EXPORTS = {
     "make_private": "keras_mlsec.privacy.dp_model",
     "compute_epsilon": "keras_mlsec.privacy.accounting",
     "noise_multiplier_for": "keras_mlsec.privacy.accounting",
+    "poisson_dataset": "keras_mlsec.privacy.sampling",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -116,7 +116,7 @@ def add_gaussian_noise(tensors, stddev, seed):
 
 
 def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplier,
-                      num_microbatches=None, seed=None):
+                      num_microbatches=None, seed=None, denominator=None):
     """The DP-SGD gradient: per-microbatch gradients clipped, summed, noised and averaged.
 
     Args:
@@ -128,6 +128,9 @@ def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplie
         num_microbatches: `None` for per-example clipping, else the number of
             microbatches the batch is split into.
         seed: `keras.random.SeedGenerator` or int for the noise.
+        denominator: what the noisy sum is divided by; None divides by the
+            number of microbatches (at least 1, so an empty batch gives pure
+            noise). Poisson sampling passes the expected batch size.
 
     Returns:
         `(gradients, losses, predictions)`: the noisy mean gradient (one
@@ -138,7 +141,10 @@ def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplie
     grads, losses, predictions = microbatch_gradients(loss_fn, variables, microbatches)
     summed, _ = clip_and_sum(grads, l2_norm_clip)
     noisy = add_gaussian_noise(summed, l2_norm_clip * noise_multiplier, seed)
-    count = tf.cast(tf.shape(losses)[0], noisy[0].dtype) if noisy else None
-    mean = [g / count for g in noisy]
+    if denominator is None:
+        count = tf.maximum(tf.shape(losses)[0], 1)
+    else:
+        count = denominator
+    mean = [g / tf.cast(count, g.dtype) for g in noisy]
     predictions = tf.nest.map_structure(merge_microbatches, predictions)
     return mean, losses, predictions

@@ -1,9 +1,11 @@
 """`DPModel`: DP-SGD as a Keras `train_step`, and `make_private` to build one."""
 
+import math
+
 import keras
 
 from keras_mlsec import _validation as v
-from keras_mlsec.privacy import accounting, clipping
+from keras_mlsec.privacy import accounting, clipping, sampling
 
 
 def _find_batch_normalization(model):
@@ -40,7 +42,18 @@ class DPModel(keras.Model):
     the vectorized per-example pass (TensorFlow backend only).
 
     Account the privacy spent with `compute_epsilon(num_examples=...,
-    batch_size=..., epochs=..., noise_multiplier=..., delta=...)`.
+    batch_size=..., epochs=..., noise_multiplier=..., delta=...)`, or live
+    with the `keras_mlsec.callbacks.PrivacyBudget` callback, which also
+    stores the final guarantee in `privacy_metadata` (saved in the model's
+    config). The accounting assumes Poisson sampling: pass
+    `keras_mlsec.privacy.poisson_dataset(...)` to `fit` for it. Batches then
+    vary in size (even empty ones) and the noisy gradient sum is divided by
+    the expected batch size; with plain arrays Keras' shuffled fixed-size
+    batches are used and divided by their actual size.
+
+    The loss is evaluated on each example (or microbatch) on its own, so any
+    Keras loss works whatever its `reduction`: reduced over a batch of one,
+    it is that example's loss.
 
     Args:
         model: the `keras.Model` to train; it must not contain
@@ -83,6 +96,9 @@ class DPModel(keras.Model):
             raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
+        self.privacy_metadata = None  # set by PrivacyBudget; saved in get_config
+        self.fit_sampling = None  # how the last `fit` batched its data (see `fit`)
+        self._expected_batch_size = None
         if model.built:
             self.built = True
 
@@ -105,11 +121,37 @@ class DPModel(keras.Model):
         grads, losses, y_pred = clipping.private_gradients(
             self._microbatch_loss, variables, batch, l2_norm_clip=self.l2_norm_clip,
             noise_multiplier=self.noise_multiplier, num_microbatches=self.num_microbatches,
-            seed=self.seed_generator)
+            seed=self.seed_generator, denominator=self._expected_batch_size)
         self.optimizer.apply(grads, variables)
         size = tf.shape(tf.nest.flatten(x)[0])[0]
-        self._loss_tracker.update_state(tf.reduce_mean(losses), sample_weight=size)
+        count = tf.cast(tf.shape(losses)[0], losses.dtype)
+        mean_loss = tf.math.divide_no_nan(tf.reduce_sum(losses), count)  # 0 on empty batches
+        self._loss_tracker.update_state(mean_loss, sample_weight=size)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        """`keras.Model.fit`, noting how the data are sampled for accounting.
+
+        A dataset from `poisson_dataset` switches the gradient denominator to
+        its expected batch size. `fit_sampling` records the sampling
+        ("poisson" or "shuffle"), `num_examples` and `batch_size` (None where
+        unknown, e.g. a plain `tf.data.Dataset`) for `PrivacyBudget`.
+        """
+        described = sampling.sampling_of(x)
+        if described is None:
+            described = {"sampling": "shuffle", "num_examples": _num_examples(x, kwargs),
+                         "batch_size": None}
+            if described["num_examples"] is not None:
+                described["batch_size"] = min(batch_size or 32, described["num_examples"])
+            expected = None
+        else:
+            expected = described["batch_size"] if self.num_microbatches is None else None
+            kwargs.setdefault("shuffle", False)  # the batches are already random
+        self.fit_sampling = dict(described)
+        if expected != self._expected_batch_size:
+            self._expected_batch_size = expected
+            self.train_function = None  # retrace with the new denominator
+        return super().fit(x, y, batch_size, *args, **kwargs)
 
     def get_config(self):
         config = super().get_config()
@@ -120,14 +162,34 @@ class DPModel(keras.Model):
             "num_microbatches": self.num_microbatches,
             "seed": self.seed,
         })
+        if self.privacy_metadata is not None:
+            config["privacy_metadata"] = dict(self.privacy_metadata)
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
+        metadata = config.pop("privacy_metadata", None)
         config["model"] = keras.saving.deserialize_keras_object(
             config["model"], custom_objects=custom_objects)
-        return cls(**config)
+        model = cls(**config)
+        model.privacy_metadata = metadata
+        return model
+
+
+def _num_examples(x, fit_kwargs):
+    """Training examples `fit` will batch from array data; None for datasets/generators."""
+    import numpy as np
+    import tensorflow as tf
+
+    if x is None or isinstance(x, tf.data.Dataset) or hasattr(x, "__next__"):
+        return None
+    leaves = tf.nest.flatten(x)
+    shape = np.shape(leaves[0]) if leaves else ()
+    if not shape or isinstance(x, keras.utils.PyDataset):
+        return None
+    split = float(fit_kwargs.get("validation_split") or 0.0)
+    return int(math.floor(int(shape[0]) * (1.0 - split)))
 
 
 def make_private(model, *, l2_norm_clip, noise_multiplier=None, target_epsilon=None, delta,

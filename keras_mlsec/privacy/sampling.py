@@ -1,0 +1,121 @@
+"""Poisson sampling of training batches, the sampling DP-SGD accounting assumes.
+
+The accountant (`keras_mlsec.privacy.accounting`) analyses every optimizer
+step as a Poisson subsample: each of the `n` examples joins the batch
+independently with probability `q = batch_size / n`, so batch sizes vary
+(Binomial(n, q), possibly 0). Keras' shuffled fixed-size batches are a common
+stand-in whose guarantee is not the one computed; `poisson_dataset` gives the
+exact sampling as a `tf.data.Dataset` that `DPModel.fit` and
+`keras_mlsec.callbacks.PrivacyBudget` recognise.
+"""
+
+import math
+
+import numpy as np
+
+from keras_mlsec import _validation as v
+
+# Attribute set on the datasets built here; DPModel.fit and PrivacyBudget read it.
+MARKER = "_keras_mlsec_sampling"
+
+
+def sampling_of(data):
+    """The sampling description attached by `poisson_dataset`, or None."""
+    return getattr(data, MARKER, None)
+
+
+def _check_arrays(x, y, sample_weight):
+    import tensorflow as tf
+
+    arrays = {"x": x, "y": y, "sample_weight": sample_weight}
+    arrays = {name: value for name, value in arrays.items() if value is not None}
+    sizes = {}
+    for name, value in arrays.items():
+        for leaf in tf.nest.flatten(value):
+            shape = np.shape(leaf)
+            if not shape:
+                raise ValueError(
+                    f"Expected `{name}` to be array(s) with a leading example axis. "
+                    f"Received: {name} of shape {shape}")
+            sizes.setdefault(name, set()).add(int(shape[0]))
+    counts = {size for group in sizes.values() for size in group}
+    if len(counts) != 1:
+        raise ValueError(
+            "Expected `x`, `y` and `sample_weight` to hold the same number of examples. "
+            f"Received: sizes {dict((k, sorted(s)) for k, s in sizes.items())}")
+    return counts.pop()
+
+
+def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
+    """A `tf.data.Dataset` of Poisson-sampled batches for DP-SGD.
+
+    Every batch includes each example independently with probability
+    `q = batch_size / num_examples`, so `batch_size` is the *expected* size
+    and actual sizes vary (Binomial(num_examples, q); empty batches are
+    possible and `DPModel` handles them). One pass over the dataset is one
+    epoch of `ceil(num_examples / batch_size)` batches, the step count
+    `compute_epsilon` and `PrivacyBudget` assume; each new pass (each epoch of
+    `fit`) draws new batches, reproducibly for an int `seed`.
+
+    Pass the dataset itself to `fit` (no `batch_size`): wrapping it in further
+    `tf.data` transformations drops the mark `DPModel` and `PrivacyBudget`
+    read. `DPModel` then divides the noisy gradient sum by the expected batch
+    size, as in the DP-SGD analysis (dividing by the actual size would reveal
+    it).
+
+    Args:
+        x: input array (or nest of arrays) with a leading example axis.
+        y: optional label array(s) with the same number of examples.
+        batch_size: expected batch size, an int in [1, num_examples].
+        sample_weight: optional per-example weights.
+        seed: optional int seed; None draws a fresh one.
+
+    Returns:
+        A `tf.data.Dataset` yielding `x`, `(x, y)` or `(x, y, sample_weight)`
+        batches; `ds._keras_mlsec_sampling` describes the sampling (dict with
+        "sampling", "num_examples", "batch_size", "steps_per_epoch").
+
+    Raises:
+        ValueError: for `batch_size` larger than the data or < 1, mismatched
+            array sizes, or no examples.
+        TypeError: for a non-int `seed`.
+
+    Example:
+        >>> ds = poisson_dataset(x_train, y_train, batch_size=256, seed=0)
+        >>> private.fit(ds, epochs=10, callbacks=[PrivacyBudget(3.0, 1e-5)])
+
+    Reference:
+        Abadi et al. 2016, "Deep Learning with Differential Privacy";
+        Mironov, Talwar, Zhang 2019, "Renyi Differential Privacy of the
+        Sampled Gaussian Mechanism".
+    """
+    import tensorflow as tf
+
+    num_examples = _check_arrays(x, y, sample_weight)
+    if num_examples < 1:
+        raise ValueError("Expected at least one example. Received: x with 0 examples")
+    batch_size = v.check_positive_int(batch_size, "batch_size")
+    if batch_size > num_examples:
+        raise ValueError(
+            f"Expected `batch_size` <= the number of examples ({num_examples}): the "
+            f"sampling rate batch_size / num_examples must be <= 1. Received: "
+            f"batch_size={batch_size}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    q = batch_size / num_examples
+    steps = int(math.ceil(num_examples / batch_size))
+    data = tuple(value for value in (x, y, sample_weight) if value is not None)
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
+
+    def sample(step_seed):
+        keys = tf.stack([step_seed, tf.constant(0, tf.int64)])
+        chosen = tf.random.stateless_uniform([num_examples], seed=keys) < q
+        indices = tf.reshape(tf.where(chosen), [-1])
+        batch = tf.nest.map_structure(lambda t: tf.gather(t, indices), tensors)
+        return batch if len(batch) > 1 else batch[0]
+
+    dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    dataset = dataset.take(steps).map(sample).prefetch(2)
+    setattr(dataset, MARKER, {"sampling": "poisson", "num_examples": num_examples,
+                              "batch_size": batch_size, "steps_per_epoch": steps})
+    return dataset

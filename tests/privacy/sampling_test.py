@@ -1,0 +1,121 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from keras_mlsec.privacy import DPModel, make_private, poisson_dataset
+
+
+def _sizes_and_members(dataset):
+    sizes, members = [], []
+    for x, _ in dataset:
+        sizes.append(len(x))
+        members.append(np.asarray(x)[:, 0].astype(int))
+    return np.array(sizes), np.concatenate(members)
+
+
+def test_batch_sizes_follow_the_binomial_and_every_example_can_appear():
+    n, batch = 500, 25  # q = 0.05
+    x = np.arange(n, dtype="float32")[:, None]
+    dataset = poisson_dataset(x, np.zeros(n, "int32"), batch_size=batch, seed=3)
+    assert dataset._keras_mlsec_sampling["steps_per_epoch"] == math.ceil(n / batch) == 20
+    sizes, members = [], []
+    for _ in range(15):  # 15 passes = 15 epochs of 20 batches
+        s, m = _sizes_and_members(dataset)
+        assert len(s) == 20
+        sizes.append(s)
+        members.append(m)
+    sizes = np.concatenate(sizes)
+    q = batch / n
+    assert sizes.mean() == pytest.approx(n * q, rel=0.05)
+    assert sizes.var() == pytest.approx(n * q * (1 - q), rel=0.25)
+    assert len(np.unique(sizes)) > 5  # variable sizes
+    members = np.concatenate(members)
+    assert set(members.tolist()) == set(range(n))  # 300 draws at q = 0.05: all seen
+    for chunk in np.split(members, np.cumsum(sizes)[:-1]):
+        assert len(np.unique(chunk)) == len(chunk)  # no duplicates inside a batch
+
+
+def test_seeded_passes_are_reproducible_and_differ_between_epochs():
+    x = np.arange(100, dtype="float32")[:, None]
+    first = poisson_dataset(x, batch_size=10, seed=7)
+    second = poisson_dataset(x, batch_size=10, seed=7)
+    epoch_a = [np.asarray(b).ravel().tolist() for b in first]
+    epoch_b = [np.asarray(b).ravel().tolist() for b in first]
+    assert epoch_a == [np.asarray(b).ravel().tolist() for b in second]
+    assert epoch_a != epoch_b
+
+
+def _private(sigma=1.0):
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    private = DPModel(model, l2_norm_clip=1.0, noise_multiplier=sigma, seed=0)
+    private.compile(optimizer=keras.optimizers.SGD(0.1),
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                    metrics=["accuracy"])
+    return private
+
+
+def test_dp_model_trains_on_poisson_batches_including_empty_ones():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 4)).astype("float32"), rng.integers(0, 3, 20)
+    dataset = poisson_dataset(x, y, batch_size=1, seed=0)  # q = 0.05: many empty batches
+    sizes, _ = _sizes_and_members(dataset)
+    assert (sizes == 0).any()
+    private = _private()
+    history = private.fit(dataset, epochs=2, verbose=0)
+    assert all(np.isfinite(w).all() for w in private.get_weights())
+    assert np.isfinite(history.history["loss"]).all()
+    assert private.fit_sampling["sampling"] == "poisson"
+    assert private._expected_batch_size == 1
+
+
+def test_poisson_update_is_divided_by_the_expected_batch_size():
+    x = np.ones((10, 4), "float32")
+    y = np.zeros(10, "int32")
+    private = _private(sigma=0.0)
+    private.fit(poisson_dataset(x, y, batch_size=5, seed=0), epochs=1, verbose=0)  # traces
+    before = [w.copy() for w in private.get_weights()]
+    private.train_on_batch(x[:2], y[:2])  # 2 identical examples, expected size 5
+    step_poisson = np.concatenate([(a - b).ravel() for a, b in zip(private.get_weights(), before)])
+    plain = _private(sigma=0.0)
+    plain.set_weights(before)
+    plain.train_on_batch(x[:2], y[:2])  # plain batches: divided by the actual size 2
+    step_plain = np.concatenate([(a - b).ravel() for a, b in zip(plain.get_weights(), before)])
+    np.testing.assert_allclose(step_poisson, step_plain * 2 / 5, rtol=1e-5, atol=1e-7)
+    assert np.abs(step_plain).max() > 0
+
+
+def test_bad_inputs_are_named():
+    x = np.zeros((10, 4), "float32")
+    with pytest.raises(ValueError, match="batch_size"):
+        poisson_dataset(x, batch_size=11)
+    with pytest.raises(ValueError, match="batch_size"):
+        poisson_dataset(x, batch_size=0)
+    with pytest.raises(ValueError, match="same number of examples"):
+        poisson_dataset(x, np.zeros(9), batch_size=2)
+    with pytest.raises(TypeError, match="seed"):
+        poisson_dataset(x, batch_size=2, seed=1.5)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3)])
+    with pytest.raises(ValueError, match="batch_size"):
+        make_private(model, l2_norm_clip=1.0, noise_multiplier=1.0, delta=1e-3, epochs=1,
+                     batch_size=11, num_examples=10)
+
+
+def test_any_loss_reduction_gives_the_same_private_step():
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(8, 4)).astype("float32"), rng.integers(0, 3, 8)
+    steps = []
+    for reduction in ("sum_over_batch_size", "sum", "none"):
+        model = keras.Sequential([keras.Input((4,)),
+                                  keras.layers.Dense(3, kernel_initializer="ones")])
+        private = DPModel(model, l2_norm_clip=0.5, noise_multiplier=0.0)
+        loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction=reduction)
+        private.compile(optimizer=keras.optimizers.SGD(1.0), loss=loss)
+        before = [w.copy() for w in private.get_weights()]
+        private.train_on_batch(x, y)
+        steps.append(np.concatenate([(a - b).ravel()
+                                     for a, b in zip(private.get_weights(), before)]))
+    np.testing.assert_allclose(steps[1], steps[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(steps[2], steps[0], rtol=1e-5, atol=1e-7)
+    assert np.abs(steps[0]).max() > 0
