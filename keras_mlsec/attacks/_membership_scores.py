@@ -88,8 +88,10 @@ def lira_scores(phi, phi_shadow, in_mask, *, online):
             examples exactly as the OUT Gaussian's CDF does).
 
     Returns:
-        (n,) scores, higher = more likely member. Variances are pooled over all
-        examples ("fixed variance" of Carlini et al. 2022, robust with few shadows).
+        (n,) scores, higher = more likely member. Variances are shared by all
+        examples ("fixed variance" of Carlini et al. 2022, robust with few shadows):
+        the pooled within-example variance, or with one shadow per example the
+        variance of all values.
     """
     out_mask = ~in_mask
     mean_out = _masked_mean(phi_shadow, out_mask)
@@ -108,9 +110,12 @@ def _masked_mean(values, mask):
 
 
 def _pooled_variance(values, mask, mean):
-    residual = (values - mean[None, :]) * mask
-    dof = max(int(mask.sum()) - mask.shape[1], 1)
-    return float(np.sum(residual ** 2) / dof)
+    """Within-example variance pooled over examples; with a single shadow per example
+    (none to measure it from), the variance of all masked values, as Carlini et al.'s code."""
+    if int(mask.sum(axis=0).min()) >= 2:
+        residual = (values - mean[None, :]) * mask
+        return float(np.sum(residual ** 2) / (int(mask.sum()) - mask.shape[1]))
+    return float(np.var(values[mask]))
 
 
 SCORERS = {"threshold": threshold_scores, "loss": loss_scores, "entropy": entropy_scores}

@@ -176,3 +176,11 @@ def test_too_few_shadow_models_for_lira_raise():
 
 def test_membership_is_not_an_evasion_attack():
     assert "membership" not in ATTACKS and "membership_inference" not in ATTACKS
+
+
+def test_lira_with_one_shadow_per_side_uses_a_finite_shared_variance():
+    phi_shadow = np.array([[4.0, 6.0, 1.0], [0.0, 1.0, 5.0]])
+    in_mask = np.array([[True, True, False], [False, False, True]])
+    scores = s.lira_scores(np.array([4.0, 1.0, 3.0]), phi_shadow, in_mask, online=True)
+    assert np.all(np.isfinite(scores)) and np.max(np.abs(scores)) < 100
+    assert scores[0] > 0 > scores[1]
