@@ -5,7 +5,16 @@ cross-entropy under the chosen norm, clipped to the domain) followed by
 CleverHans' `clip_eta` projection back onto the eps ball. The step is a
 `tf.function` compiled once per (model, norm, targeted, clip) and driven by a
 Python loop, the fastest form measured on CPU (see benchmarks/RESULTS.md).
+
+Expectation over Transformation (EOT, Athalye et al. 2018): against models
+with random layers (`stochastic = True`) each step can average the input
+gradient over `eot_samples` forward/backward passes. `eot_samples=1` (the
+default) compiles exactly the plain step above; `eot(samples)` sets the
+number of samples for every FGSM/BIM/PGD run inside a `with` block (this is
+how `evaluate_robustness` attacks random defenses).
 """
+
+import contextlib
 
 import tensorflow as tf
 from cleverhans.tf2.attacks.fast_gradient_method import fast_gradient_method
@@ -27,6 +36,52 @@ def _step_builder(logits_fn, norm, targeted, clip):
     return lambda: step
 
 
+def _eot_step_builder(logits_fn, norm, targeted, clip, samples):
+    """The step on the input gradient averaged over `samples` random forward passes."""
+
+    def step(x_adv, x, labels, eps, step_size):
+        gradients = []
+        for _ in range(samples):
+            with tf.GradientTape() as tape:
+                tape.watch(x_adv)
+                loss = tf.reduce_sum(g.cross_entropy(labels, logits_fn(x_adv)))
+                objective = -loss if targeted else loss
+            gradients.append(tape.gradient(objective, x_adv))
+        gradient = tf.add_n(gradients) / float(samples)
+        x_next = g.clip_to_domain(x_adv + g.steepest_step(gradient, step_size, norm), clip)
+        return g.clip_to_domain(x + g.project(x_next - x, eps, norm), clip)
+
+    return lambda: step
+
+
+_EOT_SAMPLES = [1]
+
+
+@contextlib.contextmanager
+def eot(samples):
+    """Inside the block, FGSM/BIM/PGD average each step's gradient over `samples` passes.
+
+    Args:
+        samples: forward/backward passes per step (int >= 1); 1 is the plain step.
+
+    Example:
+        >>> with eot(10):
+        ...     x_adv = pgd(smoothed_model, x, y, eps=0.1)
+    """
+    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"Expected `samples` to be an int >= 1. Received: samples={samples!r}")
+    _EOT_SAMPLES.append(samples)
+    try:
+        yield samples
+    finally:
+        _EOT_SAMPLES.pop()
+
+
+def current_eot_samples():
+    """EOT samples in force (1 outside any `eot` block)."""
+    return _EOT_SAMPLES[-1]
+
+
 def _score_builder(logits_fn, targeted):
     def score(x_adv, labels):
         logits = logits_fn(x_adv)
@@ -39,19 +94,26 @@ def _score_builder(logits_fn, targeted):
 
 
 def iterative_attack(model, x, y, *, eps, norm, step_size, steps, rand_init, restarts,
-                     targeted, clip, batch_size, seed, verbose=0, name="attack"):
+                     targeted, clip, batch_size, seed, verbose=0, name="attack",
+                     eot_samples=None):
     """Runs `restarts` x `steps` projected steps; keeps the worst case per example.
 
-    Arguments are validated by the caller (see `check_common`). Returns a
-    float32 tensor shaped like `x`.
+    Arguments are validated by the caller (see `check_common`); `eot_samples`
+    (None: the `eot` block in force, else 1) averages each step's gradient
+    over that many passes. Returns a float32 tensor shaped like `x`.
     """
+    samples = current_eot_samples() if eot_samples is None else int(eot_samples)
     generator = make_generator(seed)
     eps_t = tf.constant(eps, tf.float32)
     step_t = tf.constant(step_size, tf.float32)
 
     def attack_batch(logits_fn, xb, yb):
-        step = compiled(logits_fn, ("step", norm, targeted, clip),
-                        _step_builder(logits_fn, norm, targeted, clip))
+        if samples == 1:
+            step = compiled(logits_fn, ("step", norm, targeted, clip),
+                            _step_builder(logits_fn, norm, targeted, clip))
+        else:
+            step = compiled(logits_fn, ("step_eot", norm, targeted, clip, samples),
+                            _eot_step_builder(logits_fn, norm, targeted, clip, samples))
         best, best_success, best_loss = None, None, None
         for _ in range(restarts):
             x_adv = xb

@@ -35,6 +35,17 @@ def _jsonable(value):
     return repr(value)
 
 
+_VERDICTS = ("pass", "warn", "fail", "skipped")
+
+
+def _check_entry(check):
+    if not isinstance(check, dict) or check.get("verdict") not in _VERDICTS or "name" not in check:
+        raise ValueError(f"Expected every check to be a dict with 'name', 'reason' and a "
+                         f"'verdict' in {_VERDICTS}. Received: {check!r}")
+    return {"name": str(check["name"]), "verdict": check["verdict"],
+            "reason": str(check.get("reason", ""))}
+
+
 def _percent(value):
     return "-" if value is None else f"{100 * value:.1f}%"
 
@@ -59,6 +70,8 @@ class RobustnessReport:
         config: hyper-parameters and environment of the evaluation.
         num_examples: number of evaluated examples.
         norm: norm of the budgets and perturbations, "linf" or "l2".
+        checks: gradient-masking checks, a list of dicts {"name", "verdict"
+            ("pass", "warn", "fail" or "skipped"), "reason"}, or None.
 
     Raises:
         ValueError: for an accuracy outside [0, 1] or rows missing keys.
@@ -70,7 +83,8 @@ class RobustnessReport:
         >>> same = RobustnessReport.from_json(report.to_json())
     """
 
-    def __init__(self, *, clean_accuracy, results, config=None, num_examples=None, norm="linf"):
+    def __init__(self, *, clean_accuracy, results, config=None, num_examples=None, norm="linf",
+                 checks=None):
         if not isinstance(clean_accuracy, numbers.Real) or not 0.0 <= clean_accuracy <= 1.0:
             raise ValueError(f"Expected `clean_accuracy` in [0, 1]. "
                              f"Received: clean_accuracy={clean_accuracy!r}")
@@ -89,6 +103,7 @@ class RobustnessReport:
         self.config = _jsonable(config or {})
         self.num_examples = None if num_examples is None else int(num_examples)
         self.norm = str(norm)
+        self.checks = None if checks is None else [_check_entry(c) for c in checks]
 
     # Queries -----------------------------------------------------------------
     @property
@@ -141,6 +156,7 @@ class RobustnessReport:
             "norm": self.norm,
             "results": [dict(r) for r in self.results],
             "config": json.loads(json.dumps(self.config)),
+            "checks": None if self.checks is None else [dict(c) for c in self.checks],
         }
 
     @classmethod
@@ -151,7 +167,7 @@ class RobustnessReport:
                              f"RobustnessReport.to_dict). Received: data={str(data)[:80]}")
         return cls(clean_accuracy=data["clean_accuracy"], results=data["results"],
                    config=data.get("config"), num_examples=data.get("num_examples"),
-                   norm=data.get("norm", "linf"))
+                   norm=data.get("norm", "linf"), checks=data.get("checks"))
 
     def to_json(self, path=None, *, indent=2):
         """Returns the report as a JSON string, also written to `path` when given."""
@@ -205,6 +221,10 @@ class RobustnessReport:
                   "| " + " | ".join(self._COLUMNS) + " |",
                   "|" + "|".join(["---"] + ["---:"] * (len(self._COLUMNS) - 1)) + "|"]
         lines += ["| " + " | ".join(cells) + " |" for cells in self._table_cells()]
+        if self.checks is not None:
+            lines += ["", "## Gradient-masking checks", "", "| check | verdict | reason |",
+                      "|---|---|---|"]
+            lines += [f"| {c['name']} | {c['verdict']} | {c['reason']} |" for c in self.checks]
         lines += ["", "## Hyper-parameters", ""]
         for attack in self.attacks:
             first = next(r for r in self.results if r["attack"] == attack)
@@ -283,6 +303,9 @@ class RobustnessReport:
         for row in table:
             cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
             lines.append("  ".join(cells).rstrip())
+        if self.checks is not None:
+            lines += ["", "Gradient-masking checks:"]
+            lines += [f"  [{c['verdict'].upper()}] {c['name']}: {c['reason']}" for c in self.checks]
         return "\n".join(lines)
 
     def __repr__(self):

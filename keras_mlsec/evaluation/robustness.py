@@ -14,10 +14,13 @@ from keras_mlsec.evaluation.report import WORST_CASE, RobustnessReport
 DEFAULT_EPS = (0.05, 0.1, 0.2)
 # Arguments of the call handed to every attack whose constructor accepts them.
 _SHARED = ("norm", "clip", "batch_size", "seed")
+# Attacks built on the shared step of attacks/_iterative.py, which honour EOT.
+_EOT_ATTACKS = ("FGSM", "BIM", "PGD")
 
 
 def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS, norm="linf",
-                        clip=(0.0, 1.0), batch_size=256, seed=0, verbose=1, attack_params=None):
+                        clip=(0.0, 1.0), batch_size=256, seed=0, verbose=1, attack_params=None,
+                        eot_samples=10, checks=True):
     """Runs every attack at every budget and reports accuracy, worst case and cost.
 
     Robust (adversarial) accuracy counts an example only when the model
@@ -32,6 +35,16 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     in `norm`). Their rows report, per eps, only the perturbations that fit
     the budget (others count as 0), so every row is comparable and joins the
     worst case; the time of their single run is split evenly over their rows.
+
+    Honest evaluation: the defense layers of `keras_mlsec.defenses` found in
+    the model (nested models included) are listed in `report.config
+    ["defenses"]`. Deterministic ones are attacked through their
+    straight-through (BPDA) gradient; when a random layer (`stochastic =
+    True`) is present, FGSM, BIM and PGD average every step's gradient over
+    `eot_samples` passes (EOT) and their rows' config records it. With
+    `checks`, `report.checks` holds the gradient-masking checks of
+    `keras_mlsec.evaluation.masking_checks` (extra cost: about 4 PGD runs on
+    100 examples).
 
     Args:
         model: a single-output `keras.Model` classifier (logits or softmax).
@@ -66,13 +79,21 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
         >>> report.save("mlsec-report")
     """
     from keras_mlsec.attacks import _gradients as g
+    from keras_mlsec.attacks import _iterative
     from keras_mlsec.attacks.base import num_classes_of, predict_labels
+    from keras_mlsec.evaluation import masking_checks
+    from keras_mlsec.evaluation._defenses import find_defenses
 
     model = v.check_model(model)
     norm = v.check_norm(norm)
     clip = v.check_clip(clip)
     batch_size = v.check_positive_int(batch_size, "batch_size")
     eps_values = _check_eps(eps)
+    eot_samples = v.check_positive_int(eot_samples, "eot_samples")
+    defenses = find_defenses(model)
+    eot = eot_samples if any(d["stochastic"] for d in defenses) else 1
+    for d in defenses:
+        d["gradient"] += f" over {eot} samples" if d["stochastic"] else ""
     if y is None:
         raise ValueError("Expected labels `y` to measure accuracy. Received: y=None")
     x = v.check_inputs(x, model=model, clip=clip)
@@ -102,11 +123,14 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
             else:
                 attack = built[spec["label"], e]
                 start = time.perf_counter()
-                x_adv = _numpy(attack(model, x, labels, eps=e))
+                with _iterative.eot(eot):
+                    x_adv = _numpy(attack(model, x, labels, eps=e))
                 row_seconds = time.perf_counter() - start
                 correct = predict_labels(logits_fn, x_adv, batch_size) == labels
                 row_norms = _norms(x_adv - x, norm)
                 config = {**attack.get_config(), "eps": e}
+                if eot > 1 and type(attack).__name__ in _EOT_ATTACKS:
+                    config["eot_samples"] = eot
             robust = clean_correct & correct
             outcomes[spec["label"], e] = (robust, row_norms)
             rows.append(_row(spec["label"], e, robust, clean_correct, row_norms, row_seconds,
@@ -124,10 +148,19 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
         "batch_size": batch_size, "seed": seed, "attack_params": attack_params or {},
         "num_examples": int(len(x)), "input_shape": list(x.shape[1:]),
         "model_name": getattr(model, "name", type(model).__name__),
-        "versions": _versions(),
+        "versions": _versions(), "defenses": defenses, "eot_samples": eot,
     }
+    found = None
+    if checks:
+        pgd_steps = (attack_params or {}).get("pgd", {}).get("steps", 20)
+        with _iterative.eot(eot):
+            measured = masking_checks.measure(model, x, labels, eps=eps_values[-1], norm=norm,
+                                              clip=clip, steps=pgd_steps, seed=seed,
+                                              batch_size=batch_size)
+        found = masking_checks.run_checks(rows, measured, eot_samples=eot,
+                                          num_classes=num_classes_of(model, logits_fn, x))
     return RobustnessReport(clean_accuracy=float(np.mean(clean_correct)), results=rows,
-                            config=config, num_examples=len(x), norm=norm)
+                            config=config, num_examples=len(x), norm=norm, checks=found)
 
 
 def _check_eps(eps):

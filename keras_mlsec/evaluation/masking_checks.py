@@ -1,0 +1,226 @@
+"""Gradient-masking checks (Carlini et al. 2019 checklist; AutoAttack's flags).
+
+A defense that only hides gradients looks robust to gradient attacks and is
+not. Each check reads the rows of a robustness report (plus a few cheap extra
+measurements from `measure`) and returns `{"name", "verdict", "reason"}` with
+verdict "pass", "warn", "fail" or "skipped" (the check needs an attack or a
+measurement that was not run; nothing is faked).
+
+Extra cost of `measure` (on at most `sample` examples, 100 by default): one
+input-gradient pass, two repeated predictions, PGD at a large eps (20 steps)
+and PGD at one eps with `steps` and with `2 * steps`: about 4x one PGD run
+on 100 examples (times the EOT samples for random models).
+"""
+
+import numpy as np
+
+WHITE_BOX_ITERATIVE = ("pgd", "bim", "mim", "apgd")
+SINGLE_STEP = ("fgsm",)
+BLACK_BOX = ("square",)
+TOLERANCE = 0.02  # accuracy differences below this are noise on a few hundred examples
+
+
+def _check(name, verdict, reason):
+    return {"name": name, "verdict": verdict, "reason": reason}
+
+
+def _base(label):
+    """Attack name of a row label ("pgd_2" -> "pgd")."""
+    head, _, tail = str(label).rpartition("_")
+    return head if head and tail.isdigit() else str(label)
+
+
+def _by_eps(rows, names):
+    """{eps: lowest adversarial accuracy among attacks whose base name is in `names`}."""
+    out = {}
+    for r in rows:
+        if _base(r["attack"]) in names:
+            out[r["eps"]] = min(out.get(r["eps"], 1.0), r["adversarial_accuracy"])
+    return out
+
+
+def iterative_beats_single_step(rows):
+    """Iterative white-box attacks must be at least as strong as single-step FGSM."""
+    name = "iterative beats single-step"
+    single, iterative = _by_eps(rows, SINGLE_STEP), _by_eps(rows, WHITE_BOX_ITERATIVE)
+    common = sorted(set(single) & set(iterative))
+    if not common:
+        return _check(name, "skipped", "needs FGSM and an iterative attack (PGD, BIM, MIM or "
+                      "APGD) at the same eps; add them to `attacks`")
+    worst = max(common, key=lambda e: iterative[e] - single[e])
+    gap = iterative[worst] - single[worst]
+    detail = f"at eps={worst:g}: FGSM {single[worst]:.1%}, iterative {iterative[worst]:.1%}"
+    if gap > 2 * TOLERANCE:
+        return _check(name, "fail", f"single-step is stronger than iterative {detail}: the "
+                      "iterative attack is stuck, a sign of masked or noisy gradients")
+    if gap > TOLERANCE:
+        return _check(name, "warn", f"single-step is slightly stronger {detail}")
+    return _check(name, "pass", f"iterative at least as strong as single-step ({detail})")
+
+
+def accuracy_falls_with_eps(rows, large_eps=None, chance=None):
+    """Worst-case accuracy decreases with eps and reaches about chance at a large eps.
+
+    Args:
+        rows: report rows (uses the "worst_case" rows).
+        large_eps: optional `{"eps", "accuracy"}` from PGD at a very large budget.
+        chance: chance accuracy (1 / classes), needed with `large_eps`.
+    """
+    name = "accuracy falls toward chance as eps grows"
+    curve = sorted((r["eps"], r["adversarial_accuracy"]) for r in rows
+                   if r["attack"] == "worst_case")
+    rises = [(a, b) for a, b in zip(curve, curve[1:]) if b[1] > a[1] + TOLERANCE]
+    if rises:
+        (e0, a0), (e1, a1) = rises[0]
+        return _check(name, "fail", f"worst-case accuracy rises from {a0:.1%} at eps={e0:g} to "
+                      f"{a1:.1%} at eps={e1:g}: a larger budget should never help the model")
+    if large_eps is None or chance is None:
+        return _check(name, "skipped", "no attack at a large eps was run; the accuracy curve "
+                      "alone does not rise")
+    accuracy = large_eps["accuracy"]
+    detail = f"PGD at eps={large_eps['eps']:g}: {accuracy:.1%} (chance {chance:.1%})"
+    if accuracy > chance + 0.3:
+        return _check(name, "fail", f"{detail}: an unbounded attack should succeed, so "
+                      "gradients do not lead the attack")
+    if accuracy > chance + 0.1:
+        return _check(name, "warn", f"{detail}: above chance at a very large budget")
+    return _check(name, "pass", f"accuracy does not rise with eps and {detail}")
+
+
+def more_steps_change_little(rerun):
+    """Doubling PGD's steps must not lower accuracy much (else the attack had not converged).
+
+    Args:
+        rerun: `{"eps", "steps", "accuracy", "accuracy_2x"}` on the same sample, or None.
+    """
+    name = "doubling steps changes little"
+    if rerun is None:
+        return _check(name, "skipped", "no 2x-steps PGD rerun was measured")
+    drop = rerun["accuracy"] - rerun["accuracy_2x"]
+    detail = (f"PGD at eps={rerun['eps']:g}: {rerun['accuracy']:.1%} with {rerun['steps']} "
+              f"steps, {rerun['accuracy_2x']:.1%} with {2 * rerun['steps']}")
+    if drop > 0.1:
+        return _check(name, "fail", f"{detail}: the reported numbers overestimate robustness; "
+                      "use more steps or restarts")
+    if drop > 0.05:
+        return _check(name, "warn", f"{detail}: not fully converged")
+    return _check(name, "pass", detail)
+
+
+def black_box_not_stronger(rows):
+    """The black-box Square attack must not beat the white-box attacks."""
+    name = "black-box does not beat white-box"
+    black = _by_eps(rows, BLACK_BOX)
+    white = _by_eps(rows, SINGLE_STEP + WHITE_BOX_ITERATIVE + ("cw",))
+    common = sorted(set(black) & set(white))
+    if not black:
+        return _check(name, "skipped", "the Square attack was not run; add 'square' to "
+                      "`attacks` to compare black-box and white-box")
+    if not common:
+        return _check(name, "skipped", "no white-box attack at the eps of the Square attack")
+    worst = max(common, key=lambda e: white[e] - black[e])
+    gap = white[worst] - black[worst]
+    detail = (f"at eps={worst:g}: Square {black[worst]:.1%}, best white-box "
+              f"{white[worst]:.1%}")
+    if gap > TOLERANCE:
+        return _check(name, "fail", f"a gradient-free attack is stronger {detail}: gradients "
+                      "are masked")
+    return _check(name, "pass", detail)
+
+
+def gradients_informative(stats):
+    """Share of examples whose input gradient is all zero, and of NaN gradient values.
+
+    Args:
+        stats: `{"zero_fraction", "nan_fraction", "num_examples"}`, or None.
+    """
+    name = "input gradients are non-zero and finite"
+    if stats is None:
+        return _check(name, "skipped", "input gradients were not measured")
+    zero, nan = stats["zero_fraction"], stats["nan_fraction"]
+    detail = (f"{zero:.1%} of {stats['num_examples']} examples have an all-zero input "
+              f"gradient, {nan:.1%} of gradient values are NaN")
+    if nan > 0 or zero > 0.5:
+        return _check(name, "fail", f"{detail}: gradients are masked (shattered or "
+                      "non-differentiable layer without BPDA)")
+    if zero > 0.1:
+        return _check(name, "warn", detail)
+    return _check(name, "pass", detail)
+
+
+def randomness_handled(stats, eot_samples=1):
+    """Random outputs make single-sample gradients noisy; they need EOT.
+
+    Args:
+        stats: `{"changed_fraction", "max_difference"}` from two predictions, or None.
+        eot_samples: EOT samples the evaluation used (1: none).
+    """
+    name = "randomness in the model's outputs"
+    if stats is None:
+        return _check(name, "skipped", "outputs were not compared across repeated predictions")
+    changed, diff = stats["changed_fraction"], stats["max_difference"]
+    if diff <= 1e-6:
+        return _check(name, "pass", "outputs are deterministic (repeated predictions agree)")
+    detail = (f"repeated predictions differ (largest logit difference {diff:.3g}, "
+              f"{changed:.1%} of predicted classes change)")
+    if eot_samples > 1:
+        return _check(name, "pass", f"{detail}; attacked with EOT over {eot_samples} samples")
+    return _check(name, "fail" if changed > 0.05 else "warn",
+                  f"{detail} and no EOT was used: gradient attacks see one random sample")
+
+
+def run_checks(rows, measurements=None, *, num_classes=None, eot_samples=1):
+    """All checks, in order, from report rows and `measure` output."""
+    m = measurements or {}
+    chance = 1.0 / num_classes if num_classes else None
+    return [iterative_beats_single_step(rows),
+            accuracy_falls_with_eps(rows, m.get("large_eps"), chance),
+            more_steps_change_little(m.get("rerun")),
+            black_box_not_stronger(rows),
+            gradients_informative(m.get("gradients")),
+            randomness_handled(m.get("randomness"), eot_samples)]
+
+
+def measure(model, x, labels, *, eps, norm, clip, steps=20, sample=100, seed=0,
+            batch_size=256):
+    """The extra measurements of the checks, on the first `sample` examples.
+
+    Returns:
+        `{"gradients", "randomness", "large_eps", "rerun"}` (see the checks).
+    """
+    import tensorflow as tf
+
+    from keras_mlsec.attacks import _gradients as g
+    from keras_mlsec.attacks import pgd
+
+    x, labels = x[:sample], labels[:sample]
+    logits_fn = g.logits_function(model)
+    xt = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        loss = tf.reduce_sum(g.cross_entropy(tf.constant(labels), logits_fn(xt)))
+    gradient = tape.gradient(loss, xt)
+    grad = np.zeros_like(x) if gradient is None else gradient.numpy()
+    flat = grad.reshape(len(x), -1)
+    out = {"gradients": {"zero_fraction": float(np.mean(~np.any(flat != 0, axis=1))),
+                         "nan_fraction": float(np.mean(np.isnan(flat))),
+                         "num_examples": int(len(x))}}
+    first, second = logits_fn(xt).numpy(), logits_fn(xt).numpy()
+    out["randomness"] = {"max_difference": float(np.max(np.abs(first - second))),
+                         "changed_fraction": float(np.mean(first.argmax(-1) != second.argmax(-1)))}
+
+    if gradient is None:  # nothing for PGD to follow: its checks cannot run
+        return {**out, "large_eps": None, "rerun": None}
+
+    def accuracy(x_adv):
+        return float(np.mean(np.argmax(logits_fn(tf.constant(x_adv)).numpy(), -1) == labels))
+
+    common = dict(norm=norm, clip=clip, seed=seed, batch_size=batch_size)
+    width = (clip[1] - clip[0]) if clip else 1.0
+    large = 0.5 * width if norm == "linf" else 0.5 * width * float(np.sqrt(x[0].size))
+    out["large_eps"] = {"eps": large, "accuracy": accuracy(
+        pgd(model, x, labels, eps=large, steps=20, **common).numpy())}
+    base = accuracy(pgd(model, x, labels, eps=eps, steps=steps, **common).numpy())
+    doubled = accuracy(pgd(model, x, labels, eps=eps, steps=2 * steps, **common).numpy())
+    out["rerun"] = {"eps": eps, "steps": steps, "accuracy": base, "accuracy_2x": doubled}
+    return out
