@@ -15,6 +15,8 @@ from keras_mlsec.attacks.base import Attack
 from keras_mlsec.attacks.bim import BIM, bim
 from keras_mlsec.attacks.cw import CarliniWagnerL2, carlini_wagner_l2
 from keras_mlsec.attacks.fgsm import FGSM, fgsm
+from keras_mlsec.attacks.inversion import model_inversion
+from keras_mlsec.attacks.inversion_result import InversionResult
 from keras_mlsec.attacks.membership import membership_inference
 from keras_mlsec.attacks.membership_report import MembershipReport
 from keras_mlsec.attacks.mim import MIM, mim
@@ -44,3 +46,4 @@ __all__ = ["ATTACKS", "Attack", "BIM", "FGSM", "MIM", "PGD", "bim", "fgsm", "get
 __all__ += ["APGD", "CarliniWagnerL2", "SquareAttack", "apgd", "carlini_wagner_l2",
             "square_attack"]
 __all__ += ["MembershipReport", "membership_inference"]  # not evasion: not in ATTACKS
+__all__ += ["InversionResult", "model_inversion"]  # not evasion: not in ATTACKS
