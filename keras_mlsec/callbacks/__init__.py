@@ -10,6 +10,7 @@ _CALLBACKS = {
     "DriftMonitor": "keras_mlsec.callbacks.drift_monitor",
     "RobustnessMonitor": "keras_mlsec.callbacks.robustness_monitor",
     "PrivacyBudget": "keras_mlsec.callbacks.privacy_budget",
+    "MembershipMonitor": "keras_mlsec.callbacks.membership_monitor",
 }
 
 __all__ = sorted(_CALLBACKS)
