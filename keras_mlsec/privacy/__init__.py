@@ -19,6 +19,11 @@ _EXPORTS = {
     "compute_epsilon": "keras_mlsec.privacy.accounting",
     "noise_multiplier_for": "keras_mlsec.privacy.accounting",
     "poisson_dataset": "keras_mlsec.privacy.sampling",
+    "AuditReport": "keras_mlsec.privacy.audit_report",
+    "audit_epsilon": "keras_mlsec.privacy.audit",
+    "craft_canaries": "keras_mlsec.privacy.audit",
+    "epsilon_lower_bound": "keras_mlsec.privacy.audit",
+    "one_run_epsilon_lower_bound": "keras_mlsec.privacy.audit",
 }
 
 __all__ = sorted(_EXPORTS)
