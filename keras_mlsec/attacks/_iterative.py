@@ -40,13 +40,8 @@ def _eot_step_builder(logits_fn, norm, targeted, clip, samples):
     """The step on the input gradient averaged over `samples` random forward passes."""
 
     def step(x_adv, x, labels, eps, step_size):
-        gradients = []
-        for _ in range(samples):
-            with tf.GradientTape() as tape:
-                tape.watch(x_adv)
-                loss = tf.reduce_sum(g.cross_entropy(labels, logits_fn(x_adv)))
-                objective = -loss if targeted else loss
-            gradients.append(tape.gradient(objective, x_adv))
+        gradients = [g.input_gradient(logits_fn, x_adv, labels, targeted=targeted)[0]
+                     for _ in range(samples)]
         gradient = tf.add_n(gradients) / float(samples)
         x_next = g.clip_to_domain(x_adv + g.steepest_step(gradient, step_size, norm), clip)
         return g.clip_to_domain(x + g.project(x_next - x, eps, norm), clip)

@@ -11,7 +11,7 @@ from keras_mlsec.attacks import _gradients as g
 
 
 def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=None,
-                 step_size=None, restarts=None, seed=None):
+                 step_size=None, restarts=None, seed=None, eot_samples=None):
     """Validates the hyper-parameters shared by the attacks; returns them normalised."""
     out = {}
     if eps is not None:
@@ -26,6 +26,8 @@ def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=
         out["step_size"] = v.check_positive(step_size, "step_size")
     if restarts is not None:
         out["restarts"] = v.check_positive_int(restarts, "restarts")
+    if eot_samples is not None:
+        out["eot_samples"] = v.check_positive_int(eot_samples, "eot_samples")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
     if out["clip"] is not None and out.get("eps") is not None and out.get("norm") == "linf":

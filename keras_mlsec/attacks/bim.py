@@ -7,7 +7,8 @@ from keras_mlsec.attacks.base import Attack, check_common
 
 
 def bim(model, x, y=None, *, eps, norm="linf", step_size=None, steps=10, targeted=False,
-        clip=(0.0, 1.0), batch_size=256, seed=None, verbose=0):
+        clip=(0.0, 1.0), batch_size=256, seed=None,
+        eot_samples=None, verbose=0):
     """Iterative FGSM from the clean input (PGD without random start).
 
     CleverHans' `basic_iterative_method` is exactly its PGD with
@@ -27,6 +28,10 @@ def bim(model, x, y=None, *, eps, norm="linf", step_size=None, steps=10, targete
         clip: `(min, max)` input domain, or None.
         batch_size: examples per batch.
         seed: unused (BIM is deterministic); accepted for a uniform signature.
+        eot_samples: average each step's input gradient over this many
+            forward/backward passes (Expectation over Transformation, for
+            models with random layers); None uses the `eot` block in force
+            (1 outside one).
         verbose: 1 shows a progress bar.
 
     Returns:
@@ -40,12 +45,13 @@ def bim(model, x, y=None, *, eps, norm="linf", step_size=None, steps=10, targete
         World", ICLR workshop 2017.
     """
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
-                     step_size=step_size, seed=seed)
+                     step_size=step_size, seed=seed, eot_samples=eot_samples)
     step = p.get("step_size") or (1.25 * p["eps"] / p["steps"] if p["eps"] > 0 else 1.0)
     return iterative_attack(model, x, y, eps=p["eps"], norm=p["norm"], step_size=step,
                             steps=p["steps"], rand_init=False, restarts=1,
                             targeted=bool(targeted), clip=p["clip"],
-                            batch_size=p["batch_size"], seed=seed, verbose=verbose, name="BIM")
+                            batch_size=p["batch_size"], seed=seed,
+                            eot_samples=p.get("eot_samples"), verbose=verbose, name="BIM")
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")
@@ -56,9 +62,11 @@ class BIM(Attack):
     name = "bim"
 
     def __init__(self, *, eps, norm="linf", step_size=None, steps=10, targeted=False,
-                 clip=(0.0, 1.0), batch_size=256, seed=None):
+                 clip=(0.0, 1.0), batch_size=256, seed=None,
+                 eot_samples=None):
         check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
-                     step_size=step_size, seed=seed)
+                     step_size=step_size, seed=seed,
+                     eot_samples=eot_samples)
         self.eps = eps
         self.norm = norm
         self.step_size = step_size
@@ -67,3 +75,4 @@ class BIM(Attack):
         self.clip = clip
         self.batch_size = batch_size
         self.seed = seed
+        self.eot_samples = eot_samples

@@ -7,7 +7,8 @@ from keras_mlsec.attacks.base import Attack, check_common
 
 
 def fgsm(model, x, y=None, *, eps, norm="linf", step_size=None, rand_init=False,
-         targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None, verbose=0):
+         targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None,
+        eot_samples=None, verbose=0):
     """One-step gradient attack (Goodfellow et al. 2015), on CleverHans.
 
     With `rand_init=True` it is FGSM with a random start ("Fast is better than
@@ -27,6 +28,10 @@ def fgsm(model, x, y=None, *, eps, norm="linf", step_size=None, rand_init=False,
         clip: `(min, max)` input domain, or None.
         batch_size: examples per batch.
         seed: seed of the random start.
+        eot_samples: average each step's input gradient over this many
+            forward/backward passes (Expectation over Transformation, for
+            models with random layers); None uses the `eot` block in force
+            (1 outside one).
         verbose: 1 shows a progress bar.
 
     Returns:
@@ -44,13 +49,14 @@ def fgsm(model, x, y=None, *, eps, norm="linf", step_size=None, rand_init=False,
         Examples", ICLR 2015.
     """
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size,
-                     step_size=step_size, seed=seed)
+                     step_size=step_size, seed=seed, eot_samples=eot_samples)
     if step_size is None:
         p["step_size"] = p["eps"] * (1.25 if rand_init else 1.0)
     return iterative_attack(model, x, y, eps=p["eps"], norm=p["norm"], step_size=p["step_size"],
                             steps=1, rand_init=bool(rand_init), restarts=1,
                             targeted=bool(targeted), clip=p["clip"],
-                            batch_size=p["batch_size"], seed=seed, verbose=verbose, name="FGSM")
+                            batch_size=p["batch_size"], seed=seed,
+                            eot_samples=p.get("eot_samples"), verbose=verbose, name="FGSM")
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")
@@ -65,9 +71,11 @@ class FGSM(Attack):
     name = "fgsm"
 
     def __init__(self, *, eps, norm="linf", step_size=None, rand_init=False, targeted=False,
-                 clip=(0.0, 1.0), batch_size=256, seed=None):
+                 clip=(0.0, 1.0), batch_size=256, seed=None,
+                 eot_samples=None):
         check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size,
-                     step_size=step_size, seed=seed)
+                     step_size=step_size, seed=seed,
+                     eot_samples=eot_samples)
         self.eps = eps
         self.norm = norm
         self.step_size = step_size
@@ -76,3 +84,4 @@ class FGSM(Attack):
         self.clip = clip
         self.batch_size = batch_size
         self.seed = seed
+        self.eot_samples = eot_samples

@@ -12,7 +12,8 @@ def default_step_size(eps, steps):
 
 
 def pgd(model, x, y=None, *, eps, norm="linf", step_size=None, steps=40, rand_init=True,
-        restarts=1, targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None, verbose=0):
+        restarts=1, targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None,
+        eot_samples=None, verbose=0):
     """Projected gradient descent on the cross-entropy, on CleverHans' step.
 
     Each step is CleverHans' `fast_gradient_method` followed by its `clip_eta`
@@ -35,6 +36,10 @@ def pgd(model, x, y=None, *, eps, norm="linf", step_size=None, steps=40, rand_in
         clip: `(min, max)` input domain, or None.
         batch_size: examples per batch.
         seed: seed of the random starts.
+        eot_samples: average each step's input gradient over this many
+            forward/backward passes (Expectation over Transformation, for
+            models with random layers); None uses the `eot` block in force
+            (1 outside one).
         verbose: 1 shows a progress bar.
 
     Returns:
@@ -52,12 +57,14 @@ def pgd(model, x, y=None, *, eps, norm="linf", step_size=None, steps=40, rand_in
         Attacks", ICLR 2018.
     """
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
-                     step_size=step_size, restarts=restarts, seed=seed)
+                     step_size=step_size, restarts=restarts, seed=seed,
+                     eot_samples=eot_samples)
     step = p.get("step_size") or default_step_size(p["eps"], p["steps"])
     return iterative_attack(model, x, y, eps=p["eps"], norm=p["norm"], step_size=step,
                             steps=p["steps"], rand_init=bool(rand_init),
                             restarts=p["restarts"], targeted=bool(targeted), clip=p["clip"],
-                            batch_size=p["batch_size"], seed=seed, verbose=verbose, name="PGD")
+                            batch_size=p["batch_size"], seed=seed,
+                            eot_samples=p.get("eot_samples"), verbose=verbose, name="PGD")
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")
@@ -72,9 +79,11 @@ class PGD(Attack):
     name = "pgd"
 
     def __init__(self, *, eps, norm="linf", step_size=None, steps=40, rand_init=True,
-                 restarts=1, targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None):
+                 restarts=1, targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None,
+                 eot_samples=None):
         check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
-                     step_size=step_size, restarts=restarts, seed=seed)
+                     step_size=step_size, restarts=restarts, seed=seed,
+                     eot_samples=eot_samples)
         self.eps = eps
         self.norm = norm
         self.step_size = step_size
@@ -85,3 +94,4 @@ class PGD(Attack):
         self.clip = clip
         self.batch_size = batch_size
         self.seed = seed
+        self.eot_samples = eot_samples

@@ -112,3 +112,17 @@ def test_class_matches_function_and_round_trips_config(data):
     assert clone.get_config() == attack.get_config()
     restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(attack))
     assert isinstance(restored, attacks.PGD) and restored.eps == 0.1
+
+
+def test_eot_on_a_deterministic_model_equals_the_plain_step(data):
+    x, y = data
+    model = trained_model()
+    plain = attacks.pgd(model, x, y, eps=0.1, steps=5, rand_init=False).numpy()
+    averaged = attacks.PGD(eps=0.1, steps=5, rand_init=False, eot_samples=3)(model, x, y).numpy()
+    # Averaging three identical gradients changes nothing but rounding.
+    assert np.mean(np.abs(plain - averaged) < 1e-6) > 0.99
+
+
+def test_eot_samples_must_be_positive():
+    with pytest.raises(ValueError, match="Expected `eot_samples` to be an integer >= 1"):
+        attacks.PGD(eps=0.1, eot_samples=0)

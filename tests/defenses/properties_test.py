@@ -41,7 +41,9 @@ def test_median_keeps_shape_dtype_range_and_takes_input_values(x, size):
 
 @SETTINGS
 @given(shape=st.lists(st.integers(1, 5), min_size=2, max_size=4), bit_depth=st.integers(1, 16),
-       low=st.floats(-5.0, 5.0), width=st.floats(0.01, 10.0), seed=st.integers(0, 2 ** 16))
+       # float32 bounds without subnormals: TensorFlow flushes those to zero on CPU.
+       low=st.floats(-5.0, 5.0, width=32, allow_subnormal=False), width=st.floats(0.01, 10.0),
+       seed=st.integers(0, 2 ** 16))
 def test_squeezing_keeps_shape_dtype_range_on_any_shape(shape, bit_depth, low, width, seed):
     high = low + width
     x = np.random.default_rng(seed).uniform(low - 1, high + 1, shape).astype(np.float32)
