@@ -140,11 +140,19 @@ def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplie
     microbatches = split_microbatches(data, num_microbatches)
     grads, losses, predictions = microbatch_gradients(loss_fn, variables, microbatches)
     summed, _ = clip_and_sum(grads, l2_norm_clip)
-    noisy = add_gaussian_noise(summed, l2_norm_clip * noise_multiplier, seed)
-    if denominator is None:
-        count = tf.maximum(tf.shape(losses)[0], 1)
-    else:
-        count = denominator
-    mean = [g / tf.cast(count, g.dtype) for g in noisy]
+    mean = noisy_mean(summed, tf.shape(losses)[0], l2_norm_clip=l2_norm_clip,
+                      noise_multiplier=noise_multiplier, seed=seed, denominator=denominator)
     predictions = tf.nest.map_structure(merge_microbatches, predictions)
     return mean, losses, predictions
+
+
+def noisy_mean(summed, count, *, l2_norm_clip, noise_multiplier, seed=None, denominator=None):
+    """Adds `N(0, (C * sigma)^2)` noise to the clipped sums and divides them.
+
+    The divisor is `denominator` when given (Poisson sampling's expected
+    batch size), else `max(count, 1)` (so an empty batch gives pure noise).
+    """
+    noisy = add_gaussian_noise(summed, l2_norm_clip * noise_multiplier, seed)
+    if denominator is None:
+        denominator = tf.maximum(count, 1)
+    return [g / tf.cast(denominator, g.dtype) for g in noisy]

@@ -5,7 +5,9 @@ import math
 import keras
 
 from keras_mlsec import _validation as v
-from keras_mlsec.privacy import accounting, clipping, sampling
+from keras_mlsec.privacy import accounting, clipping, ghost_clipping, sampling
+
+CLIPPING_MODES = ("auto", "ghost", "per_example")
 
 
 def _find_batch_normalization(model):
@@ -67,11 +69,19 @@ class DPModel(keras.Model):
             guarantee is then per microbatch. A batch whose size is not a
             multiple of it is clipped per example.
         seed: optional int seed of the noise.
+        clipping: how per-example norms are computed (without microbatches).
+            "ghost": from each layer's inputs and output gradients, about one
+            extra backward pass (Dense, Conv2D, Embedding, LayerNormalization
+            and weightless layers in a Sequential or functional model; see
+            `ghost_clipping`); Dropout then draws a mask per example.
+            "per_example": the vectorized per-example gradients. "auto"
+            (default): "ghost" where the model is supported, else "per_example".
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Raises:
         ValueError: for `l2_norm_clip <= 0`, `noise_multiplier < 0`, a bad
-            `num_microbatches`, or a model with BatchNormalization.
+            `num_microbatches`, a model with BatchNormalization, a bad
+            `clipping`, or `clipping="ghost"` on an unsupported model.
         TypeError: when `model` is not a `keras.Model`.
 
     Example:
@@ -81,11 +91,12 @@ class DPModel(keras.Model):
         >>> private.fit(x, y, batch_size=256, epochs=10)
 
     Reference:
-        Abadi et al. 2016, "Deep Learning with Differential Privacy".
+        Abadi et al. 2016, "Deep Learning with Differential Privacy";
+        Goodfellow 2015, Lee & Kifer 2021, Li et al. 2022 (ghost clipping).
     """
 
     def __init__(self, model, *, l2_norm_clip, noise_multiplier, num_microbatches=None,
-                 seed=None, **kwargs):
+                 seed=None, clipping="auto", **kwargs):
         super().__init__(**kwargs)
         self.model = _check_private_model(model)
         self.l2_norm_clip = v.check_positive(l2_norm_clip, "l2_norm_clip")
@@ -94,6 +105,12 @@ class DPModel(keras.Model):
                                  else v.check_positive_int(num_microbatches, "num_microbatches"))
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+        if clipping not in CLIPPING_MODES:
+            raise ValueError(f"Expected `clipping` to be one of {CLIPPING_MODES}. "
+                             f"Received: clipping={clipping!r}")
+        self.clipping = clipping
+        if clipping == "ghost" and model.built:
+            self.clipping_path()
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.privacy_metadata = None  # set by PrivacyBudget; saved in get_config
@@ -111,17 +128,56 @@ class DPModel(keras.Model):
                                  sample_weight=microbatch.get("sample_weight"), training=True)
         return loss, y_pred
 
+    def clipping_path(self):
+        """"ghost" or "per_example": how `train_step` computes per-example norms.
+
+        Raises:
+            ValueError: for `clipping="ghost"` on a model the ghost path
+                does not support (naming the layer).
+        """
+        if self.clipping == "per_example" or self.num_microbatches is not None:
+            return "per_example"
+        unsupported = ghost_clipping.find_unsupported(self.model)
+        if unsupported is None:
+            return "ghost"
+        if self.clipping == "ghost":
+            raise ValueError(
+                "Expected a model whose weighted layers all support ghost clipping (Dense, "
+                "Conv2D, Embedding, LayerNormalization in Sequential/functional models), "
+                f"or clipping='auto'. Received: unsupported layer={unsupported}")
+        return "per_example"
+
+    def _example_losses(self, x, y, y_pred, sample_weight):
+        import tensorflow as tf
+
+        items = {"x": x, "y": y, "y_pred": y_pred, "sample_weight": sample_weight}
+        items = {key: value for key, value in items.items() if value is not None}
+
+        def one(item):
+            item = tf.nest.map_structure(lambda t: tf.expand_dims(t, 0), item)
+            return self.compute_loss(x=item.get("x"), y=item.get("y"), y_pred=item["y_pred"],
+                                     sample_weight=item.get("sample_weight"), training=True)
+
+        return tf.vectorized_map(one, items, fallback_to_while_loop=True)
+
     def train_step(self, data):
         import tensorflow as tf
 
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        batch = {"x": x, "y": y, "sample_weight": sample_weight}
-        batch = {key: value for key, value in batch.items() if value is not None}
         variables = self.trainable_variables
-        grads, losses, y_pred = clipping.private_gradients(
-            self._microbatch_loss, variables, batch, l2_norm_clip=self.l2_norm_clip,
-            noise_multiplier=self.noise_multiplier, num_microbatches=self.num_microbatches,
-            seed=self.seed_generator, denominator=self._expected_batch_size)
+        noise = dict(l2_norm_clip=self.l2_norm_clip, noise_multiplier=self.noise_multiplier,
+                     seed=self.seed_generator, denominator=self._expected_batch_size)
+        if self.clipping_path() == "ghost":
+            summed, losses, y_pred, _ = ghost_clipping.ghost_gradients(
+                self.model, lambda pred: self._example_losses(x, y, pred, sample_weight),
+                variables, x, l2_norm_clip=self.l2_norm_clip)
+            grads = clipping.noisy_mean(summed, tf.shape(losses)[0], **noise)
+        else:
+            batch = {"x": x, "y": y, "sample_weight": sample_weight}
+            batch = {key: value for key, value in batch.items() if value is not None}
+            grads, losses, y_pred = clipping.private_gradients(
+                self._microbatch_loss, variables, batch,
+                num_microbatches=self.num_microbatches, **noise)
         self.optimizer.apply(grads, variables)
         size = tf.shape(tf.nest.flatten(x)[0])[0]
         count = tf.cast(tf.shape(losses)[0], losses.dtype)
@@ -161,6 +217,7 @@ class DPModel(keras.Model):
             "noise_multiplier": self.noise_multiplier,
             "num_microbatches": self.num_microbatches,
             "seed": self.seed,
+            "clipping": self.clipping,
         })
         if self.privacy_metadata is not None:
             config["privacy_metadata"] = dict(self.privacy_metadata)

@@ -1,0 +1,278 @@
+"""Fast ("ghost") per-example gradient norms, as pure functions (TensorFlow backend).
+
+The per-example gradient of a layer's weights is a product of its input
+activations `a` and the gradient `g = dL_i/dz` of the loss with respect to
+its pre-activation output `z`, so its norm follows from `a` and `g` without
+materializing one gradient per example (Goodfellow 2015). For inputs with a
+sequence or spatial axis of length `T`, the squared norm is either the
+"ghost norm" `sum_{t,t'} (a_t . a_t') (g_t . g_t')` (Li et al. 2022) or the
+squared entries of the `(d_in, d_out)` per-example gradient `a_i^T g_i`,
+whichever is cheaper (Lee & Kifer 2021). One forward pass records `(a, z)`
+for each supported layer; one backward pass to the `z`s gives the norms;
+a second, reweighted backward pass gives the clipped sum of gradients.
+
+Supported layers with trainable weights: Dense, Conv2D (channels_last,
+`groups=1`), Embedding (`mask_zero=False`) and LayerNormalization, without
+regularizers, LoRA or quantization, with float32 compute. Layers without
+trainable weights (Flatten, Dropout, pooling, activations, ...) run as they
+are; they must treat the examples of a batch independently (BatchNormalization
+is rejected anyway). A model is walked through its `Sequential` layer list or
+its functional graph (nested ones too); anything else (a subclassed model or
+layer with trainable weights, any other weighted layer) is unsupported and
+`DPModel(clipping="auto")` then uses the vectorized per-example path.
+"""
+
+import keras
+import tensorflow as tf
+
+_FUNCTIONAL = keras.src.models.functional.Functional
+
+
+class UnsupportedLayer(Exception):
+    """Raised while walking a model that the ghost path cannot handle."""
+
+    def __init__(self, layer, reason):
+        super().__init__(f"{layer.name} ({type(layer).__name__}): {reason}")
+        self.layer = layer
+        self.reason = reason
+
+
+def _trainable(layer):
+    return bool(getattr(layer, "trainable_variables", None))
+
+
+def _check_layer(layer):
+    """Raises `UnsupportedLayer` unless the ghost path can handle this weighted layer."""
+    kinds = (keras.layers.Dense, keras.layers.Conv2D, keras.layers.Embedding,
+             keras.layers.LayerNormalization)
+    if type(layer) not in kinds:
+        raise UnsupportedLayer(layer, "no fast per-example norm for this layer type")
+    for name in ("kernel_regularizer", "bias_regularizer", "embeddings_regularizer",
+                 "gamma_regularizer", "beta_regularizer", "activity_regularizer"):
+        if getattr(layer, name, None) is not None:
+            raise UnsupportedLayer(layer, f"`{name}` is set")
+    if getattr(layer, "lora_enabled", False) or getattr(layer, "quantization_mode", None):
+        raise UnsupportedLayer(layer, "LoRA or quantization is enabled")
+    if layer.compute_dtype != "float32" or layer.variable_dtype != "float32":
+        raise UnsupportedLayer(layer, "only float32 compute is supported")
+    if isinstance(layer, keras.layers.Conv2D) and (
+            layer.data_format != "channels_last" or layer.groups != 1):
+        raise UnsupportedLayer(layer, "only channels_last with groups=1 is supported")
+    if isinstance(layer, keras.layers.Embedding) and layer.mask_zero:
+        raise UnsupportedLayer(layer, "mask_zero=True is not supported")
+
+
+def _children(model):
+    if isinstance(model, keras.Sequential):
+        return list(model.layers)
+    return [op for op in model.operations if not isinstance(op, keras.layers.InputLayer)]
+
+
+def find_unsupported(model):
+    """The first layer the ghost path cannot handle (an `UnsupportedLayer`), or None."""
+    try:
+        _check_model(model)
+    except UnsupportedLayer as error:
+        return error
+    covered = {id(var) for layer in _weighted_layers(model) for var in layer.trainable_variables}
+    missing = [var.path for var in model.trainable_variables if id(var) not in covered]
+    if missing:
+        return UnsupportedLayer(model, f"variables outside supported layers: {missing[:3]}")
+    return None
+
+
+def _check_model(model):
+    if not isinstance(model, (keras.Sequential, _FUNCTIONAL)):
+        raise UnsupportedLayer(model, "only Sequential and functional models can be walked")
+    for layer in _children(model):
+        if isinstance(layer, (keras.Sequential, _FUNCTIONAL)):
+            _check_model(layer)
+        elif _trainable(layer):
+            _check_layer(layer)
+
+
+def _weighted_layers(model):
+    for layer in _children(model):
+        if isinstance(layer, (keras.Sequential, _FUNCTIONAL)):
+            yield from _weighted_layers(layer)
+        elif _trainable(layer):
+            yield layer
+
+
+def forward(model, inputs, *, training, tape):
+    """Runs `model` on `inputs` inside `tape`, recording each weighted layer.
+
+    Returns:
+        `(outputs, records)`: the model outputs and a list of
+        `(layer, a, z)` with the layer input `a` and the watched
+        pre-activation output `z` of every weighted layer.
+    """
+    records = []
+    return _run(model, inputs, training, tape, records), records
+
+
+def _run(model, inputs, training, tape, records):
+    def call(op):
+        if isinstance(op, (keras.Sequential, _FUNCTIONAL)):
+            return lambda x, *args, **kwargs: _run(op, x, training, tape, records)
+        if isinstance(op, keras.layers.Layer) and _trainable(op):
+            return lambda x, *args, **kwargs: _layer_call(op, x, tape, records)
+        if isinstance(op, keras.layers.Layer) and "training" in op._call_context_args:
+            return lambda *args, **kwargs: op(*args, training=training, **kwargs)
+        return op
+
+    if isinstance(model, keras.Sequential):
+        x = inputs
+        for layer in model.layers:
+            x = call(layer)(x)
+        return x
+    inputs = model._standardize_inputs(inputs)
+    outputs = model._run_through_graph(inputs, operation_fn=call)
+    return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
+
+
+def _layer_call(layer, a, tape, records):
+    """The layer's own math on its own variables, with `z` watched before the activation."""
+    a = tf.convert_to_tensor(a)
+    if isinstance(layer, keras.layers.Embedding):
+        ids = tf.cast(a, "int32") if a.dtype not in (tf.int32, tf.int64) else a
+        z = tf.gather(layer.embeddings, ids)
+        tape.watch(z)
+        records.append((layer, ids, z))
+        return z
+    a = tf.cast(a, layer.compute_dtype)
+    if isinstance(layer, keras.layers.LayerNormalization):
+        x_hat = keras.ops.layer_normalization(a, None, None, layer.axis, layer.epsilon,
+                                              rms_scaling=layer.rms_scaling)
+        shape = [1] * len(a.shape)
+        for axis in layer.axis:
+            shape[axis] = a.shape[axis]
+        z = x_hat
+        if layer.gamma is not None:
+            z = z * tf.reshape(layer.gamma, shape)
+        if layer.beta is not None:
+            z = z + tf.reshape(layer.beta, shape)
+        tape.watch(z)
+        records.append((layer, x_hat, z))
+        return z
+    if isinstance(layer, keras.layers.Dense):
+        z = keras.ops.matmul(a, layer.kernel)
+    else:
+        z = layer.convolution_op(a, layer.kernel)
+    if layer.bias is not None:
+        z = z + layer.bias
+    tape.watch(z)
+    records.append((layer, a, z))
+    return z if layer.activation is None else layer.activation(z)
+
+
+def _flat(t, rank):
+    """`(B, ..., d)` -> `(B, T, d)` (rank 3) or `(B, n)` (rank 2)."""
+    batch = t.shape[0] if t.shape[0] is not None else tf.shape(t)[0]
+    if rank == 2:
+        return tf.reshape(t, [batch, -1])
+    last = t.shape[-1] if t.shape[-1] is not None else tf.shape(t)[-1]
+    return tf.reshape(t, [batch, -1, last])
+
+
+def _rows_squared(t):
+    return tf.reduce_sum(tf.square(_flat(t, 2)), axis=1)
+
+
+def _product_norms(a, g):
+    """Squared Frobenius norm of `a_i^T g_i` per example, for `(B, T, p)` and `(B, T, q)`.
+
+    Ghost norm `sum (a a^T) * (g g^T)` when `T^2 <= p * q`, else the direct product.
+    """
+    steps, p, q = a.shape[1], a.shape[2], g.shape[2]
+    if steps is not None and steps == 1:
+        return _rows_squared(a) * _rows_squared(g)
+    if steps is not None and steps * steps <= p * q:
+        aa = tf.matmul(a, a, transpose_b=True)
+        gg = tf.matmul(g, g, transpose_b=True)
+        return tf.reduce_sum(_flat(aa * gg, 2), axis=1)
+    return _rows_squared(tf.matmul(a, g, transpose_a=True))
+
+
+def layer_squared_norms(layer, a, g):
+    """Per-example squared gradient norm of all trainable weights of one layer.
+
+    Args:
+        layer: a supported layer (see the module docstring).
+        a: what `forward` recorded as its input (token ids for Embedding,
+            the normalized input for LayerNormalization).
+        g: the `(B, ...)` gradient of the summed per-example losses with
+            respect to the layer's pre-activation output `z`.
+
+    Returns:
+        A `(B,)` tensor.
+    """
+    g = tf.convert_to_tensor(g)
+    if isinstance(layer, keras.layers.Embedding):
+        ids = _flat(tf.expand_dims(a, -1), 3)[:, :, 0]
+        g3 = _flat(g, 3)
+        same = tf.cast(tf.equal(ids[:, :, None], ids[:, None, :]), g.dtype)
+        gg = tf.matmul(g3, g3, transpose_b=True)
+        return tf.reduce_sum(_flat(same * gg, 2), axis=1)
+    if isinstance(layer, keras.layers.LayerNormalization):
+        rank = len(g.shape)
+        axes = [axis % rank for axis in layer.axis]
+        other = [axis for axis in range(1, rank) if axis not in axes]
+        total = tf.zeros(tf.shape(g)[:1], g.dtype)
+        if layer.gamma is not None:
+            total += _rows_squared(tf.reduce_sum(g * a, axis=other))
+        if layer.beta is not None:
+            total += _rows_squared(tf.reduce_sum(g, axis=other))
+        return total
+    if isinstance(layer, keras.layers.Conv2D):
+        kh, kw = layer.kernel_size
+        sh, sw = layer.strides
+        dh, dw = layer.dilation_rate
+        a = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
+                                     rates=[1, dh, dw, 1], padding=layer.padding.upper())
+    a3, g3 = _flat(a, 3), _flat(g, 3)
+    total = _product_norms(a3, g3)
+    if layer.bias is not None:
+        total += _rows_squared(tf.reduce_sum(g3, axis=1))
+    return total
+
+
+def squared_norms(records, grads, batch_size, dtype="float32"):
+    """Sums `layer_squared_norms` over the recorded layers; a None gradient adds 0."""
+    total = tf.zeros([batch_size], dtype)
+    for (layer, a, _), g in zip(records, grads):
+        if g is not None:
+            total += tf.cast(layer_squared_norms(layer, a, g), dtype)
+    return total
+
+
+def ghost_gradients(model, example_losses, variables, x, *, l2_norm_clip, training=True):
+    """Clipped sum of per-example gradients, with norms from one extra backward pass.
+
+    Args:
+        model: a model `find_unsupported` accepts.
+        example_losses: `example_losses(y_pred) -> (B,)` per-example losses.
+        variables: the trainable variables to differentiate.
+        x: the batch of inputs.
+        l2_norm_clip: clipping norm `C`.
+        training: passed to the layers without weights (e.g. Dropout).
+
+    Returns:
+        `(summed, losses, y_pred, norms)`: the sum over examples of the
+        gradients scaled by `min(1, C / norm_i)` (one tensor per variable,
+        zeros where unreached), the `(B,)` losses, the predictions and the
+        `(B,)` per-example gradient norms before clipping.
+    """
+    from keras_mlsec.privacy import clipping
+
+    with tf.GradientTape(persistent=True) as tape:
+        y_pred, records = forward(model, x, training=training, tape=tape)
+        losses = example_losses(y_pred)
+    grads_z = tape.gradient(losses, [z for _, _, z in records])
+    norms = tf.sqrt(squared_norms(records, grads_z, tf.shape(losses)[0], losses.dtype))
+    factors = tf.stop_gradient(clipping.clip_factors(norms, l2_norm_clip))
+    summed = tape.gradient(losses, variables, output_gradients=factors)
+    del tape
+    summed = [tf.zeros_like(var) if g is None else tf.convert_to_tensor(g)
+              for g, var in zip(summed, variables)]
+    return summed, losses, y_pred, norms

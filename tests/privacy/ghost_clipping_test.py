@@ -1,0 +1,154 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_mlsec.privacy import DPModel, clipping, ghost_clipping
+
+LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+L = keras.layers
+
+
+def _reference_norms(model, x, y):
+    """Per-example gradient norms from the vectorized per-example path."""
+    def loss_fn(mb):
+        pred = model(mb["x"], training=False)
+        return LOSS(mb["y"], pred), pred
+
+    batch = clipping.split_microbatches({"x": x, "y": y}, None)
+    grads, _, _ = clipping.microbatch_gradients(loss_fn, model.trainable_variables, batch)
+    return clipping.global_norms(grads).numpy()
+
+
+def _ghost_norms(model, x, y):
+    def example_losses(pred):
+        return keras.losses.sparse_categorical_crossentropy(y, pred, from_logits=True)
+
+    assert ghost_clipping.find_unsupported(model) is None
+    _, losses, _, norms = ghost_clipping.ghost_gradients(
+        model, example_losses, model.trainable_variables, tf.constant(x), l2_norm_clip=1.0,
+        training=False)
+    assert losses.shape == (len(x),)
+    return norms.numpy()
+
+
+def _check(model, x, y):
+    expected = _reference_norms(model, x, y)
+    got = _ghost_norms(model, x, y)
+    assert np.all(expected > 1e-6)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+
+
+def _labels(n, rng):
+    return rng.integers(0, 5, size=n)
+
+
+def test_dense_mlp_norms_match_per_example():
+    rng = np.random.default_rng(0)
+    model = keras.Sequential([keras.Input((12,)), L.Dense(16, activation="relu"),
+                              L.Dropout(0.5), L.Dense(5)])
+    x = rng.normal(size=(9, 12)).astype("float32")
+    _check(model, x, _labels(9, rng))
+
+
+def test_dense_on_sequences_both_ghost_and_direct_norms_match():
+    rng = np.random.default_rng(1)
+    for steps in (3, 40):  # T^2 below and above d_in * d_out = 64
+        inputs = keras.Input((steps, 8))
+        hidden = L.Dense(8, activation="tanh")(inputs)
+        outputs = L.Dense(5)(L.GlobalAveragePooling1D()(hidden))
+        model = keras.Model(inputs, outputs)
+        x = rng.normal(size=(6, steps, 8)).astype("float32")
+        _check(model, x, _labels(6, rng))
+
+
+@pytest.mark.parametrize("strides,padding,dilation", [
+    (1, "same", 1), (2, "valid", 1), (2, "same", 1), (1, "valid", 2)])
+def test_conv2d_norms_match_per_example(strides, padding, dilation):
+    rng = np.random.default_rng(2)
+    model = keras.Sequential([
+        keras.Input((9, 9, 2)),
+        L.Conv2D(4, 3, strides=strides, padding=padding, dilation_rate=dilation,
+                 activation="relu"),
+        L.Conv2D(3, (2, 3), use_bias=False),
+        L.MaxPooling2D(2, padding="same"), L.Flatten(), L.Dense(5)])
+    x = rng.normal(size=(5, 9, 9, 2)).astype("float32")
+    _check(model, x, _labels(5, rng))
+
+
+def test_embedding_and_layer_normalization_norms_match_per_example():
+    rng = np.random.default_rng(3)
+    inputs = keras.Input((7,), dtype="int32")
+    hidden = L.Embedding(6, 4)(inputs)  # repeated ids in a sequence share a row
+    hidden = L.LayerNormalization()(hidden)
+    hidden = L.Dense(4, activation="relu")(hidden)
+    hidden = L.LayerNormalization(axis=(1, 2), center=False)(hidden)
+    outputs = L.Dense(5)(L.Flatten()(hidden))
+    model = keras.Model(inputs, outputs)
+    x = rng.integers(0, 6, size=(6, 7)).astype("int32")
+    _check(model, x, _labels(6, rng))
+
+
+def _dp_step(clipping_mode, model_fn, x, y):
+    model = model_fn()
+    private = DPModel(model, l2_norm_clip=0.05, noise_multiplier=0.0, clipping=clipping_mode)
+    private.compile(optimizer=keras.optimizers.SGD(0.5), loss=LOSS)
+    private.train_on_batch(x, y)
+    return private, model.get_weights()
+
+
+def _cnn():
+    keras.utils.set_random_seed(0)
+    return keras.Sequential([keras.Input((8, 8, 1)), L.Conv2D(4, 3, activation="relu"),
+                             L.Flatten(), L.Dense(16, activation="relu"), L.Dense(5)])
+
+
+def test_one_step_ghost_equals_per_example_with_active_clipping():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(16, 8, 8, 1)).astype("float32")
+    y = _labels(16, rng)
+    ghost, ghost_weights = _dp_step("ghost", _cnn, x, y)
+    per_example, reference = _dp_step("per_example", _cnn, x, y)
+    assert ghost.clipping_path() == "ghost"
+    assert per_example.clipping_path() == "per_example"
+    norms = _reference_norms(_cnn(), x, y)
+    assert np.all(norms > 0.05)  # every example is clipped
+    initial = _cnn().get_weights()
+    assert max(np.abs(a - b).max() for a, b in zip(reference, initial)) > 1e-4
+    for got, expected in zip(ghost_weights, reference):
+        np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+class _Scale(L.Layer):
+    def build(self, shape):
+        self.scale = self.add_weight(shape=(shape[-1],), initializer="ones")
+
+    def call(self, x):
+        return x * self.scale
+
+
+def test_auto_falls_back_and_ghost_raises_naming_the_layer():
+    def custom():
+        return keras.Sequential([keras.Input((4,)), _Scale(name="my_scale"), L.Dense(5)])
+
+    def recurrent():
+        return keras.Sequential([keras.Input((3, 4)), L.GRU(4, name="my_gru"), L.Dense(5)])
+
+    rng = np.random.default_rng(5)
+    for make, name, shape in ((custom, "my_scale", (4, 4)), (recurrent, "my_gru", (4, 3, 4))):
+        auto = DPModel(make(), l2_norm_clip=1.0, noise_multiplier=0.0)
+        assert auto.clipping_path() == "per_example"
+        auto.compile(optimizer=keras.optimizers.SGD(0.1), loss=LOSS)
+        loss = auto.train_on_batch(rng.normal(size=shape).astype("float32"), _labels(4, rng))
+        assert np.isfinite(loss)
+        with pytest.raises(ValueError, match=name):
+            DPModel(make(), l2_norm_clip=1.0, noise_multiplier=0.0, clipping="ghost")
+
+
+def test_clipping_option_is_validated_and_serialized():
+    with pytest.raises(ValueError, match="clipping"):
+        DPModel(_cnn(), l2_norm_clip=1.0, noise_multiplier=0.0, clipping="fast")
+    private = DPModel(_cnn(), l2_norm_clip=1.0, noise_multiplier=0.0, clipping="per_example")
+    restored = DPModel.from_config(private.get_config())
+    assert restored.clipping == "per_example"
+    assert DPModel(_cnn(), l2_norm_clip=1.0, noise_multiplier=0.0).clipping_path() == "ghost"
