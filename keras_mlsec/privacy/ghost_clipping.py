@@ -194,6 +194,28 @@ def _product_norms(a, g):
     return _rows_squared(tf.matmul(a, g, transpose_a=True))
 
 
+def _prepare(layer, a, g):
+    """Operands of the norm and sum: `(ids, g)`, `(x_hat, g)` or `(B, T, d)` `(a, g)`."""
+    g = tf.convert_to_tensor(g)
+    if isinstance(layer, keras.layers.Embedding):
+        return _flat(tf.expand_dims(a, -1), 3)[:, :, 0], _flat(g, 3)
+    if isinstance(layer, keras.layers.LayerNormalization):
+        return a, g
+    if isinstance(layer, keras.layers.Conv2D):  # patches ordered (kh, kw, c_in) like the kernel
+        kh, kw = layer.kernel_size
+        sh, sw = layer.strides
+        dh, dw = layer.dilation_rate
+        a = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
+                                     rates=[1, dh, dw, 1], padding=layer.padding.upper())
+    return _flat(a, 3), _flat(g, 3)
+
+
+def _norm_axes(layer, g):
+    rank = len(g.shape)
+    axes = [axis % rank for axis in layer.axis]
+    return [axis for axis in range(1, rank) if axis not in axes]
+
+
 def layer_squared_norms(layer, a, g):
     """Per-example squared gradient norm of all trainable weights of one layer.
 
@@ -207,47 +229,58 @@ def layer_squared_norms(layer, a, g):
     Returns:
         A `(B,)` tensor.
     """
-    g = tf.convert_to_tensor(g)
+    return _squared_norms(layer, *_prepare(layer, a, g))
+
+
+def _squared_norms(layer, a, g):
     if isinstance(layer, keras.layers.Embedding):
-        ids = _flat(tf.expand_dims(a, -1), 3)[:, :, 0]
-        g3 = _flat(g, 3)
-        same = tf.cast(tf.equal(ids[:, :, None], ids[:, None, :]), g.dtype)
-        gg = tf.matmul(g3, g3, transpose_b=True)
+        same = tf.cast(tf.equal(a[:, :, None], a[:, None, :]), g.dtype)
+        gg = tf.matmul(g, g, transpose_b=True)
         return tf.reduce_sum(_flat(same * gg, 2), axis=1)
     if isinstance(layer, keras.layers.LayerNormalization):
-        rank = len(g.shape)
-        axes = [axis % rank for axis in layer.axis]
-        other = [axis for axis in range(1, rank) if axis not in axes]
+        other = _norm_axes(layer, g)
         total = tf.zeros(tf.shape(g)[:1], g.dtype)
         if layer.gamma is not None:
             total += _rows_squared(tf.reduce_sum(g * a, axis=other))
         if layer.beta is not None:
             total += _rows_squared(tf.reduce_sum(g, axis=other))
         return total
-    if isinstance(layer, keras.layers.Conv2D):
-        kh, kw = layer.kernel_size
-        sh, sw = layer.strides
-        dh, dw = layer.dilation_rate
-        a = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
-                                     rates=[1, dh, dw, 1], padding=layer.padding.upper())
-    a3, g3 = _flat(a, 3), _flat(g, 3)
-    total = _product_norms(a3, g3)
+    total = _product_norms(a, g)
     if layer.bias is not None:
-        total += _rows_squared(tf.reduce_sum(g3, axis=1))
+        total += _rows_squared(tf.reduce_sum(g, axis=1))
     return total
 
 
-def squared_norms(records, grads, batch_size, dtype="float32"):
-    """Sums `layer_squared_norms` over the recorded layers; a None gradient adds 0."""
-    total = tf.zeros([batch_size], dtype)
-    for (layer, a, _), g in zip(records, grads):
-        if g is not None:
-            total += tf.cast(layer_squared_norms(layer, a, g), dtype)
-    return total
+def _weighted_sums(layer, a, g, factors):
+    """`[(variable, sum_i factors_i * grad_i)]` for one layer, from its prepared operands."""
+    g = g * tf.reshape(tf.cast(factors, g.dtype), [-1] + [1] * (len(g.shape) - 1))
+    if isinstance(layer, keras.layers.Embedding):
+        rows = tf.math.unsorted_segment_sum(tf.reshape(g, [-1, g.shape[-1]]),
+                                            tf.reshape(a, [-1]), layer.input_dim)
+        return [(layer.embeddings, rows)]
+    if isinstance(layer, keras.layers.LayerNormalization):
+        axes = [0] + _norm_axes(layer, g)
+        pairs = []
+        if layer.gamma is not None:
+            pairs.append((layer.gamma, tf.reshape(tf.reduce_sum(g * a, axis=axes),
+                                                  layer.gamma.shape)))
+        if layer.beta is not None:
+            pairs.append((layer.beta, tf.reshape(tf.reduce_sum(g, axis=axes), layer.beta.shape)))
+        return pairs
+    kernel = tf.matmul(tf.reshape(a, [-1, a.shape[-1]]), tf.reshape(g, [-1, g.shape[-1]]),
+                       transpose_a=True)
+    pairs = [(layer.kernel, tf.reshape(kernel, layer.kernel.shape))]
+    if layer.bias is not None:
+        pairs.append((layer.bias, tf.reduce_sum(g, axis=[0, 1])))
+    return pairs
 
 
 def ghost_gradients(model, example_losses, variables, x, *, l2_norm_clip, training=True):
-    """Clipped sum of per-example gradients, with norms from one extra backward pass.
+    """Clipped sum of per-example gradients from one backward pass to the layer outputs.
+
+    The norms come from each layer's `(a, g)`; the clipped sum of the
+    weight gradients is then `sum_i c_i a_i^T g_i` per layer, computed from
+    the same operands (no second backward pass).
 
     Args:
         model: a model `find_unsupported` accepts.
@@ -259,20 +292,27 @@ def ghost_gradients(model, example_losses, variables, x, *, l2_norm_clip, traini
 
     Returns:
         `(summed, losses, y_pred, norms)`: the sum over examples of the
-        gradients scaled by `min(1, C / norm_i)` (one tensor per variable,
-        zeros where unreached), the `(B,)` losses, the predictions and the
-        `(B,)` per-example gradient norms before clipping.
+        gradients scaled by `c_i = min(1, C / norm_i)` (one tensor per
+        variable, zeros where unreached), the `(B,)` losses, the predictions
+        and the `(B,)` per-example gradient norms before clipping.
     """
     from keras_mlsec.privacy import clipping
 
-    with tf.GradientTape(persistent=True) as tape:
+    with tf.GradientTape() as tape:
         y_pred, records = forward(model, x, training=training, tape=tape)
         losses = example_losses(y_pred)
     grads_z = tape.gradient(losses, [z for _, _, z in records])
-    norms = tf.sqrt(squared_norms(records, grads_z, tf.shape(losses)[0], losses.dtype))
+    prepared = [(layer, *_prepare(layer, a, g)) for (layer, a, _), g in zip(records, grads_z)
+                if g is not None]
+    total = tf.zeros(tf.shape(losses)[:1], losses.dtype)
+    for layer, a, g in prepared:
+        total += tf.cast(_squared_norms(layer, a, g), losses.dtype)
+    norms = tf.sqrt(total)
     factors = tf.stop_gradient(clipping.clip_factors(norms, l2_norm_clip))
-    summed = tape.gradient(losses, variables, output_gradients=factors)
-    del tape
-    summed = [tf.zeros_like(var) if g is None else tf.convert_to_tensor(g)
-              for g, var in zip(summed, variables)]
+    sums = {}
+    for layer, a, g in prepared:
+        for var, grad in _weighted_sums(layer, a, g, factors):
+            sums[id(var)] = sums[id(var)] + grad if id(var) in sums else grad
+    summed = [tf.cast(sums[id(var)], var.dtype) if id(var) in sums else tf.zeros_like(var)
+              for var in variables]
     return summed, losses, y_pred, norms

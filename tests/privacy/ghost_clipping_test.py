@@ -9,34 +9,45 @@ LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 L = keras.layers
 
 
-def _reference_norms(model, x, y):
-    """Per-example gradient norms from the vectorized per-example path."""
+CLIP = 0.05
+
+
+def _reference(model, x, y):
+    """Per-example norms and clipped sums from the vectorized per-example path."""
     def loss_fn(mb):
         pred = model(mb["x"], training=False)
         return LOSS(mb["y"], pred), pred
 
     batch = clipping.split_microbatches({"x": x, "y": y}, None)
     grads, _, _ = clipping.microbatch_gradients(loss_fn, model.trainable_variables, batch)
-    return clipping.global_norms(grads).numpy()
+    summed, norms = clipping.clip_and_sum(grads, CLIP)
+    return norms.numpy(), [g.numpy() for g in summed]
 
 
-def _ghost_norms(model, x, y):
+def _reference_norms(model, x, y):
+    return _reference(model, x, y)[0]
+
+
+def _ghost(model, x, y):
     def example_losses(pred):
         return keras.losses.sparse_categorical_crossentropy(y, pred, from_logits=True)
 
     assert ghost_clipping.find_unsupported(model) is None
-    _, losses, _, norms = ghost_clipping.ghost_gradients(
-        model, example_losses, model.trainable_variables, tf.constant(x), l2_norm_clip=1.0,
+    summed, losses, _, norms = ghost_clipping.ghost_gradients(
+        model, example_losses, model.trainable_variables, tf.constant(x), l2_norm_clip=CLIP,
         training=False)
     assert losses.shape == (len(x),)
-    return norms.numpy()
+    return norms.numpy(), [g.numpy() for g in summed]
 
 
 def _check(model, x, y):
-    expected = _reference_norms(model, x, y)
-    got = _ghost_norms(model, x, y)
-    assert np.all(expected > 1e-6)
+    """Ghost norms and clipped sums equal the per-example ones (every example clipped)."""
+    expected, expected_sums = _reference(model, x, y)
+    got, got_sums = _ghost(model, x, y)
+    assert np.all(expected > CLIP)
     np.testing.assert_allclose(got, expected, rtol=1e-4)
+    for a, b in zip(got_sums, expected_sums):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
 
 def _labels(n, rng):
