@@ -106,13 +106,17 @@ def test_one_hot_labels_softmax_model_tf_data_validation_and_callbacks(tmp_path)
     train = tf.data.Dataset.from_tensor_slices((x_train[:512], one_hot(y_train[:512], 10)))
     stop = keras.callbacks.EarlyStopping(monitor="val_loss", patience=0, min_delta=10.0)
     checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "epoch{epoch}.keras"))
+    board = keras.callbacks.TensorBoard(str(tmp_path / "logs"))
     history = model.fit(train.batch(64), epochs=5, verbose=0,
-                        callbacks=[stop, checkpoint],
+                        callbacks=[stop, checkpoint, board],
                         validation_data=(x_test[:200], one_hot(y_test[:200], 10)))
     assert len(history.history["loss"]) == 2  # stopped by EarlyStopping
     assert {"val_loss", "val_accuracy", "adversarial_loss"} <= set(history.history)
     assert history.history["accuracy"][-1] > 0.3
     assert (tmp_path / "epoch2.keras").exists()
+    # TensorBoard wrote event files with the adversarial loss for training.
+    events = list((tmp_path / "logs" / "train").glob("events.out.tfevents.*"))
+    assert events and b"adversarial_loss" in events[0].read_bytes()
     restored = keras.models.load_model(tmp_path / "epoch2.keras")
     np.testing.assert_allclose(restored.predict(x_test[:8], verbose=0),
                                model.predict(x_test[:8], verbose=0), atol=1e-6)
