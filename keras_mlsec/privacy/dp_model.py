@@ -251,7 +251,7 @@ def _num_examples(x, fit_kwargs):
 
 def make_private(model, *, l2_norm_clip, noise_multiplier=None, target_epsilon=None, delta,
                  epochs, batch_size, num_examples, num_microbatches=None, accountant="rdp",
-                 seed=None):
+                 seed=None, clipping="auto"):
     """Wraps `model` in a `DPModel`, calibrating the noise to `target_epsilon` if asked.
 
     Give exactly one of `noise_multiplier` and `target_epsilon`. With
@@ -273,6 +273,7 @@ def make_private(model, *, l2_norm_clip, noise_multiplier=None, target_epsilon=N
         num_microbatches: see `DPModel`.
         accountant: "rdp" or "pld", used to calibrate the noise.
         seed: optional int seed of the noise.
+        clipping: "auto", "ghost" or "per_example"; see `DPModel`.
 
     Returns:
         A `DPModel`; its `noise_multiplier` attribute holds the noise used.
@@ -299,7 +300,7 @@ def make_private(model, *, l2_norm_clip, noise_multiplier=None, target_epsilon=N
         noise_multiplier = accounting.noise_multiplier_for(
             target_epsilon, accountant=accountant, **setup)
     private = DPModel(model, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
-                      num_microbatches=num_microbatches, seed=seed)
+                      num_microbatches=num_microbatches, seed=seed, clipping=clipping)
     if getattr(model, "compiled", False) and getattr(model, "optimizer", None) is not None:
         compile_config = model.get_compile_config()
         if compile_config:

@@ -85,6 +85,8 @@ def _check_model(model):
     if not isinstance(model, (keras.Sequential, _FUNCTIONAL)):
         raise UnsupportedLayer(model, "only Sequential and functional models can be walked")
     for layer in _children(model):
+        if isinstance(layer, keras.layers.Layer) and not layer.built:
+            raise UnsupportedLayer(layer, "not built (give the model an Input)")
         if isinstance(layer, (keras.Sequential, _FUNCTIONAL)):
             _check_model(layer)
         elif _trainable(layer):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_mlsec.privacy import DPModel, clipping, ghost_clipping
+from keras_mlsec.privacy import DPModel, clipping, ghost_clipping, make_private
 
 LOSS = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 L = keras.layers
@@ -154,6 +154,10 @@ def test_auto_falls_back_and_ghost_raises_naming_the_layer():
         assert np.isfinite(loss)
         with pytest.raises(ValueError, match=name):
             DPModel(make(), l2_norm_clip=1.0, noise_multiplier=0.0, clipping="ghost")
+    unbuilt = keras.Sequential([L.Dense(5, name="my_dense")])  # no Input: no variables yet
+    assert "not built" in str(ghost_clipping.find_unsupported(unbuilt))
+    with pytest.raises(ValueError, match="my_dense"):
+        DPModel(unbuilt, l2_norm_clip=1.0, noise_multiplier=0.0, clipping="ghost").clipping_path()
 
 
 def test_clipping_option_is_validated_and_serialized():
@@ -163,3 +167,6 @@ def test_clipping_option_is_validated_and_serialized():
     restored = DPModel.from_config(private.get_config())
     assert restored.clipping == "per_example"
     assert DPModel(_cnn(), l2_norm_clip=1.0, noise_multiplier=0.0).clipping_path() == "ghost"
+    made = make_private(_cnn(), l2_norm_clip=1.0, noise_multiplier=1.0, delta=1e-5, epochs=1,
+                        batch_size=8, num_examples=100, clipping="per_example")
+    assert made.clipping_path() == "per_example"
