@@ -63,9 +63,13 @@ def _check_layer(layer):
 
 
 def _children(model):
+    """Operations in call order, once per call (a shared layer appears once per use)."""
     if isinstance(model, keras.Sequential):
         return list(model.layers)
-    return [op for op in model.operations if not isinstance(op, keras.layers.InputLayer)]
+    depths = sorted(model._nodes_by_depth, reverse=True)
+    return [node.operation for depth in depths for node in model._nodes_by_depth[depth]
+            if node.operation is not None and not node.is_input
+            and not isinstance(node.operation, keras.layers.InputLayer)]
 
 
 def find_unsupported(model):
@@ -74,6 +78,11 @@ def find_unsupported(model):
         _check_model(model)
     except UnsupportedLayer as error:
         return error
+    seen = set()
+    for layer in _weighted_layers(model):
+        if id(layer) in seen:  # its per-example gradient sums over calls: cross terms
+            return UnsupportedLayer(layer, "a weighted layer called more than once")
+        seen.add(id(layer))
     covered = {id(var) for layer in _weighted_layers(model) for var in layer.trainable_variables}
     missing = [var.path for var in model.trainable_variables if id(var) not in covered]
     if missing:

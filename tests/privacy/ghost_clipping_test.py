@@ -154,6 +154,12 @@ def test_auto_falls_back_and_ghost_raises_naming_the_layer():
         assert np.isfinite(loss)
         with pytest.raises(ValueError, match=name):
             DPModel(make(), l2_norm_clip=1.0, noise_multiplier=0.0, clipping="ghost")
+    inputs = keras.Input((4,))
+    shared = L.Dense(4, name="my_shared")
+    twice = keras.Model(inputs, L.Dense(5)(shared(shared(inputs))))
+    assert DPModel(twice, l2_norm_clip=1.0, noise_multiplier=0.0).clipping_path() == "per_example"
+    with pytest.raises(ValueError, match="my_shared"):
+        DPModel(twice, l2_norm_clip=1.0, noise_multiplier=0.0, clipping="ghost")
     unbuilt = keras.Sequential([L.Dense(5, name="my_dense")])  # no Input: no variables yet
     assert "not built" in str(ghost_clipping.find_unsupported(unbuilt))
     with pytest.raises(ValueError, match="my_dense"):
