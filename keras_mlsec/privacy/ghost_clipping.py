@@ -8,12 +8,13 @@ sequence or spatial axis of length `T`, the squared norm is either the
 "ghost norm" `sum_{t,t'} (a_t . a_t') (g_t . g_t')` (Li et al. 2022) or the
 squared entries of the `(d_in, d_out)` per-example gradient `a_i^T g_i`,
 whichever is cheaper (Lee & Kifer 2021). One forward pass records `(a, z)`
-for each supported layer; one backward pass to the `z`s gives the norms;
-a second, reweighted backward pass gives the clipped sum of gradients.
+for each supported layer; one backward pass to the `z`s gives `g`, the
+norms, and the clipped sum `sum_i c_i a_i^T g_i` from the same operands.
 
 Supported layers with trainable weights: Dense, Conv2D (channels_last,
 `groups=1`), Embedding (`mask_zero=False`) and LayerNormalization, without
-regularizers, LoRA or quantization, with float32 compute. Layers without
+regularizers, LoRA or quantization, with float32 compute, each called once
+(a shared layer's gradient has cross terms between calls). Layers without
 trainable weights (Flatten, Dropout, pooling, activations, ...) run as they
 are; they must treat the examples of a batch independently (BatchNormalization
 is rejected anyway). A model is walked through its `Sequential` layer list or
