@@ -129,8 +129,8 @@ def _run(model, inputs, training, tape, records):
             return lambda x, *args, **kwargs: _run(op, x, training, tape, records)
         if isinstance(op, keras.layers.Layer) and _trainable(op):
             return lambda x, *args, **kwargs: _layer_call(op, x, tape, records)
-        if isinstance(op, keras.layers.Layer) and "training" in op._call_context_args:
-            return lambda *args, **kwargs: op(*args, training=training, **kwargs)
+        if training is not None and "training" in getattr(op, "_call_context_args", ()):
+            return lambda *args, **kwargs: op(*args, **{**kwargs, "training": training})
         return op
 
     if isinstance(model, keras.Sequential):

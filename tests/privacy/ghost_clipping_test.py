@@ -176,3 +176,17 @@ def test_clipping_option_is_validated_and_serialized():
     made = make_private(_cnn(), l2_norm_clip=1.0, noise_multiplier=1.0, delta=1e-5, epochs=1,
                         batch_size=8, num_examples=100, clipping="per_example")
     assert made.clipping_path() == "per_example"
+
+
+def test_forward_passes_training_to_dropout_in_sequential_and_functional_models():
+    inputs = keras.Input((6,))
+    functional = keras.Model(inputs, L.Dropout(0.9)(L.Dense(50)(inputs)))
+    sequential = keras.Sequential([keras.Input((6,)), L.Dense(50), L.Dropout(0.9)])
+    for model in (functional, sequential):
+        with tf.GradientTape() as tape:
+            dropped, records = ghost_clipping.forward(model, tf.ones((4, 6)), training=True,
+                                                      tape=tape)
+            kept, _ = ghost_clipping.forward(model, tf.ones((4, 6)), training=False, tape=tape)
+        assert len(records) == 1
+        assert np.mean(dropped.numpy() == 0) > 0.5
+        assert np.mean(kept.numpy() == 0) < 0.1
