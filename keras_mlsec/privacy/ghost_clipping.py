@@ -144,8 +144,18 @@ def _run(model, inputs, training, tape, records):
 
 
 def _layer_call(layer, a, tape, records):
+    """`_layer_math`, passing a Keras mask on as the layer would."""
+    from keras.src.backend.common.masking import get_keras_mask, set_keras_mask
+
+    mask = get_keras_mask(a)
+    outputs = _layer_math(layer, tf.convert_to_tensor(a), tape, records)
+    if mask is not None:
+        set_keras_mask(outputs, layer.compute_mask(a, mask))
+    return outputs
+
+
+def _layer_math(layer, a, tape, records):
     """The layer's own math on its own variables, with `z` watched before the activation."""
-    a = tf.convert_to_tensor(a)
     if isinstance(layer, keras.layers.Embedding):
         ids = tf.cast(a, "int32") if a.dtype not in (tf.int32, tf.int64) else a
         z = tf.gather(layer.embeddings, ids)

@@ -190,3 +190,15 @@ def test_forward_passes_training_to_dropout_in_sequential_and_functional_models(
         assert len(records) == 1
         assert np.mean(dropped.numpy() == 0) > 0.5
         assert np.mean(kept.numpy() == 0) < 0.1
+
+
+def test_masks_pass_through_weighted_layers_like_in_the_model():
+    inputs = keras.Input((5, 3))
+    hidden = L.Dense(4)(L.Masking(0.0)(inputs))
+    model = keras.Model(inputs, L.Dense(2)(L.GlobalAveragePooling1D()(hidden)))
+    x = np.random.default_rng(6).normal(size=(3, 5, 3)).astype("float32")
+    x[:, 3:] = 0.0  # masked steps
+    with tf.GradientTape() as tape:
+        got, _ = ghost_clipping.forward(model, tf.constant(x), training=False, tape=tape)
+    np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-5, atol=1e-6)
+    _check(model, x, np.array([0, 1, 1]))
