@@ -238,23 +238,8 @@ def _norm_axes(layer, g):
     return [axis for axis in range(1, rank) if axis not in axes]
 
 
-def layer_squared_norms(layer, a, g):
-    """Per-example squared gradient norm of all trainable weights of one layer.
-
-    Args:
-        layer: a supported layer (see the module docstring).
-        a: what `forward` recorded as its input (token ids for Embedding,
-            the normalized input for LayerNormalization).
-        g: the `(B, ...)` gradient of the summed per-example losses with
-            respect to the layer's pre-activation output `z`.
-
-    Returns:
-        A `(B,)` tensor.
-    """
-    return _squared_norms(layer, *_prepare(layer, a, g))
-
-
 def _squared_norms(layer, a, g):
+    """`(B,)` squared per-example gradient norm of a layer's weights, from `_prepare`d operands."""
     if isinstance(layer, keras.layers.Embedding):
         same = tf.cast(tf.equal(a[:, :, None], a[:, None, :]), g.dtype)
         gg = tf.matmul(g, g, transpose_b=True)
