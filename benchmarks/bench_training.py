@@ -1,0 +1,341 @@
+"""Claims: adversarial training costs what a hand-written loop costs; its evaluation is not weak.
+
+Cost, all in this one process, on the 28x28 reference CNN, 4,096 examples,
+batch 128 (32 steps an epoch), one epoch each, L-inf eps `--eps`:
+  * plain `model.fit` (no attack): the unit;
+  * hand-written PGD-7 training loop: per batch, a random start, a Python
+    loop of 7 calls to a `tf.function` attack step (sign gradient, project,
+    clip), then a `tf.function` train step (GradientTape on
+    `model(x_adv, training=True)`, `optimizer.apply`);
+  * ours: `AdversarialModel(method="madry", attack=PGD(eps, steps=7)).fit`;
+  * ours: `AdversarialModel(method="fgsm_rs", attack=FGSM(eps, rand_init=True)).fit`;
+  * ART 1.20.1 `AdversarialTrainerMadryPGD` (PGD-7, `TensorFlowV2Classifier`
+    with an Adam optimizer), on `--art-n` examples (default 1,024: ART is
+    slow) and scaled to 4,096 linearly (its cost is per batch). ART's PGD
+    would split every batch of 128 into batches of 32 (its default); we set
+    its batch size to 128, which only helps ART.
+Each runner has its own freshly built model; each is warmed up with one
+epoch (tracing), then epochs are timed round-robin, `--repeats` times
+(median), so load changes hit all alike. Targets: ours PGD-7 <= 1.1x the
+hand-written loop; fgsm_rs <= 2.3x a plain fit epoch.
+
+Data: `load_digits(image_size=28)` has 1,347 training images; they are
+tiled to 4,096: the first copy as is, every further copy shifted by a random
+integer offset in [-2, 2] pixels in each direction (zero fill).
+
+Strength: a PGD-7 adversarially trained CNN (`--train-epochs` epochs on
+the 4,096 tiled examples, eps `--eps`) is saved to a `.keras` file and loaded
+back; on the first `--eval-n` test images (default 200) it is evaluated at
+eps by `keras_mlsec.evaluate_robustness(attacks=["pgd", "apgd", "square"],
+attack_params={"pgd": {"steps": 40, "restarts": 2}})` (worst case over the
+three) and by ART 1.20.1 `AutoAttack` (standard set: APGD-CE and APGD-DLR,
+100 steps x 5 restarts, DeepFool, Square 5,000 queries x 5 restarts;
+`eps_step` = 2 * eps, the APGD paper's first step) on the same images.
+Target: our worst-case robust accuracy <= ART's + 1 percentage point (a
+weaker evaluation would overstate robustness).
+
+Run: .venv/bin/python benchmarks/bench_training.py  [--quick] [--aa-reduced] [--no-art]
+(the standard ART AutoAttack takes about 15 minutes on 2 CPU cores; --aa-reduced uses
+1 restart and 1,000 Square queries; --quick: 1 repeat, 3 epochs, --aa-reduced).
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from _common import environment, timed  # noqa: E402
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+import keras  # noqa: E402
+import keras_mlsec as km  # noqa: E402
+from keras_mlsec.attacks import FGSM, PGD  # noqa: E402
+from keras_mlsec.datasets import load_digits, reference_model  # noqa: E402
+from keras_mlsec.training import AdversarialModel  # noqa: E402
+
+
+def tiled_digits(n, max_shift=2, seed=0):
+    """`n` 28x28 training digits: the 1,347 originals, then randomly shifted copies."""
+    (x_train, y_train), (x_test, y_test) = load_digits(image_size=28, seed=0)
+    rng = np.random.default_rng(seed)
+    xs, ys = [x_train], [y_train]
+    total = len(x_train)
+    while total < n:
+        padded = np.pad(x_train, ((0, 0), (max_shift,) * 2, (max_shift,) * 2, (0, 0)))
+        shifted = np.empty_like(x_train)
+        for i, (dy, dx) in enumerate(rng.integers(0, 2 * max_shift + 1, (len(x_train), 2))):
+            shifted[i] = padded[i, dy:dy + 28, dx:dx + 28]
+        xs.append(shifted)
+        ys.append(y_train)
+        total += len(x_train)
+    x = np.concatenate(xs)[:n].astype(np.float32)
+    y = np.concatenate(ys)[:n].astype(np.int32)
+    return (x, y), (x_test.astype(np.float32), y_test.astype(np.int32))
+
+
+def cnn(seed=0):
+    return reference_model("cnn", (28, 28, 1), 10, seed=seed, compile=False)
+
+
+def compile_plain(model):
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def fit_epoch(model, x, y, batch_size):
+    return lambda: model.fit(x, y, batch_size=batch_size, epochs=1, verbose=0, shuffle=True)
+
+
+def hand_written_pgd_loop(x, y, eps, steps, batch_size, seed=0):
+    """The hand-written PGD-7 training loop: Python loop over a compiled attack
+    step, then a compiled train step."""
+    model = cnn(seed)
+    optimizer = keras.optimizers.Adam(1e-3)
+    loss_fn = tf.nn.sparse_softmax_cross_entropy_with_logits
+    step_size = 2.5 * eps / steps
+    rng = np.random.default_rng(seed)
+
+    @tf.function
+    def start(xb):
+        noise = tf.random.uniform(tf.shape(xb), -eps, eps)
+        return tf.clip_by_value(xb + noise, 0.0, 1.0)
+
+    @tf.function
+    def attack_step(x_adv, xb, yb):
+        with tf.GradientTape() as tape:
+            tape.watch(x_adv)
+            loss = tf.reduce_sum(loss_fn(labels=yb, logits=model(x_adv, training=False)))
+        grad = tape.gradient(loss, x_adv)
+        x_adv = tf.clip_by_value(x_adv + step_size * tf.sign(grad), xb - eps, xb + eps)
+        return tf.clip_by_value(x_adv, 0.0, 1.0)
+
+    @tf.function
+    def train_step(x_adv, yb):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(loss_fn(labels=yb, logits=model(x_adv, training=True)))
+        variables = model.trainable_variables
+        optimizer.apply(tape.gradient(loss, variables), variables)
+        return loss
+
+    def epoch():
+        order = rng.permutation(len(x))
+        for i in range(0, len(x), batch_size):
+            index = order[i:i + batch_size]
+            xb, yb = tf.constant(x[index]), tf.constant(y[index])
+            x_adv = start(xb)
+            for _ in range(steps):
+                x_adv = attack_step(x_adv, xb, yb)
+            train_step(x_adv, yb)
+        return model
+    return epoch, model
+
+
+def adversarial_model(attack, method, seed=0):
+    robust = AdversarialModel(cnn(seed), attack=attack, method=method, seed=seed)
+    return compile_plain(robust)
+
+
+def art_madry(x, y, eps, steps, batch_size, seed=0):
+    try:
+        from art.defences.trainer import AdversarialTrainerMadryPGD
+        from art.estimators.classification import TensorFlowV2Classifier
+    except ImportError:
+        return None
+    model = cnn(seed)
+    classifier = TensorFlowV2Classifier(
+        model=model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0),
+        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        optimizer=keras.optimizers.Adam(1e-3))
+    trainer = AdversarialTrainerMadryPGD(classifier, nb_epochs=1, batch_size=batch_size,
+                                         eps=eps, eps_step=2.5 * eps / steps, max_iter=steps,
+                                         num_random_init=1)
+    trainer.attack.set_params(batch_size=batch_size)  # ART's default (32) would be slower
+    onehot = np.eye(10, dtype=np.float32)[y]
+    return lambda: trainer.fit(x, onehot, nb_epochs=1, batch_size=batch_size)
+
+
+def accuracy(model, x, y):
+    return float(np.mean(np.argmax(model.predict(x, verbose=0, batch_size=512), -1) == y))
+
+
+def cost(args, x, y, x_test, y_test):
+    eps, steps, bs = args.eps, 7, args.batch_size
+    plain = compile_plain(cnn())
+    hand_epoch, hand_model = hand_written_pgd_loop(x, y, eps, steps, bs)
+    ours_pgd = adversarial_model(PGD(eps=eps, steps=steps), "madry")
+    ours_fgsm = adversarial_model(FGSM(eps=eps, rand_init=True), "fgsm_rs")
+    runners = {
+        "plain model.fit": (fit_epoch(plain, x, y, bs), plain, len(x)),
+        "hand-written PGD-7 loop": (hand_epoch, hand_model, len(x)),
+        "ours: AdversarialModel madry PGD-7": (fit_epoch(ours_pgd, x, y, bs), ours_pgd, len(x)),
+        "ours: AdversarialModel fgsm_rs": (fit_epoch(ours_fgsm, x, y, bs), ours_fgsm, len(x)),
+    }
+    if args.art:
+        art_n = min(args.art_n, len(x))
+        art = art_madry(x[:art_n], y[:art_n], eps, steps, bs)
+        if art is not None:
+            runners["ART 1.20.1 AdversarialTrainerMadryPGD"] = (art, None, art_n)
+        else:
+            print("ART not importable: skipped")
+
+    print(f"\n== Cost: one epoch, {len(x)} 28x28 examples, batch {bs}, eps={eps}; median of "
+          f"{args.repeats} after one warm-up epoch each (ART: {runners.get('ART 1.20.1 AdversarialTrainerMadryPGD', (0, 0, 0))[2]} examples, scaled)")
+    for name, (run, _, _) in runners.items():
+        start = time.perf_counter()
+        run()  # warm-up: tracing
+        print(f"  warm-up {name}: {time.perf_counter() - start:.2f} s", flush=True)
+    samples = {name: [] for name in runners}
+    for _ in range(args.repeats):
+        for name, (run, _, _) in runners.items():
+            elapsed, _ = timed(run, 1)
+            samples[name].append(elapsed)
+    seconds = {}
+    for name, (_, model, n) in runners.items():
+        seconds[name] = float(np.median(samples[name])) * len(x) / n
+    unit = seconds["plain model.fit"]
+    for name, (_, model, n) in runners.items():
+        note = f" (measured on {n}, x{len(x) / n:g})" if n != len(x) else ""
+        acc = f"   clean test acc {accuracy(model, x_test, y_test):.3f}" if model is not None else ""
+        print(f"  {name:<42} {seconds[name]:7.2f} s/epoch  {seconds[name] / unit:5.2f}x plain fit"
+              f"{note}{acc}")
+    hand = seconds["hand-written PGD-7 loop"]
+    r1 = seconds["ours: AdversarialModel madry PGD-7"] / hand
+    r2 = seconds["ours: AdversarialModel fgsm_rs"] / unit
+    print(f"ours PGD-7 / hand-written PGD-7 loop = {r1:.2f}x (target <= 1.1x: "
+          f"{'met' if r1 <= 1.1 else 'MISSED'})")
+    print(f"ours fgsm_rs / plain fit = {r2:.2f}x (target <= 2.3x: "
+          f"{'met' if r2 <= 2.3 else 'MISSED'})")
+    art_name = "ART 1.20.1 AdversarialTrainerMadryPGD"
+    if art_name in seconds:
+        print(f"ART / ours PGD-7 = {seconds[art_name] / seconds['ours: AdversarialModel madry PGD-7']:.1f}x")
+
+
+def art_autoattack(model, x, y, eps, batch_size, reduced):
+    try:
+        from art.attacks.evasion import AutoAttack
+        from art.estimators.classification import TensorFlowV2Classifier
+    except ImportError:
+        return None
+    classifier = TensorFlowV2Classifier(
+        model=model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0),
+        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    attacks = None
+    if reduced:  # the standard set, with fewer restarts and queries
+        from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
+        attacks = [AutoProjectedGradientDescent(classifier, norm=np.inf, eps=eps, eps_step=2 * eps,
+                                                max_iter=100, nb_random_init=1,
+                                                batch_size=batch_size, loss_type=loss,
+                                                verbose=False)
+                   for loss in ("cross_entropy", "difference_logits_ratio")]
+        attacks.append(DeepFool(classifier, max_iter=100, epsilon=1e-3, nb_grads=10,
+                                batch_size=batch_size, verbose=False))
+        attacks.append(SquareAttack(classifier, norm=np.inf, max_iter=1000, eps=eps, p_init=0.8,
+                                    nb_restarts=1, verbose=False))
+    attack = AutoAttack(classifier, norm=np.inf, eps=eps, eps_step=2 * eps, attacks=attacks,
+                        batch_size=batch_size)
+    for a in attack.attacks:
+        if "verbose" in a.attack_params:
+            a.set_params(verbose=False)
+    x_adv = attack.generate(x=x, y=np.eye(10, dtype=np.float32)[y])
+    names = [type(a).__name__ + (f"({a.loss_type})" if hasattr(a, "loss_type") else "")
+             for a in attack.attacks]
+    best = np.asarray(attack.best_attacks)
+    found = {names[i]: int(np.sum(best == i)) for i in range(len(names)) if np.any(best == i)}
+    return x_adv, found
+
+
+def strength(args, x, y, x_test, y_test):
+    eps = args.eps
+    print(f"\n== Strength: PGD-7 adversarial training, eps={eps}, {args.train_epochs} epochs on "
+          f"{len(x)} examples; evaluation on the first {args.eval_n} test images")
+    robust = adversarial_model(PGD(eps=eps, steps=7), "madry")
+    start = time.perf_counter()
+    robust.fit(x, y, batch_size=args.batch_size, epochs=args.train_epochs, verbose=0)
+    print(f"  training: {time.perf_counter() - start:.1f} s")
+    path = os.path.join(tempfile.mkdtemp(), "pgd_at_cnn.keras")
+    robust.model.save(path)
+    model = keras.models.load_model(path)
+    xe, ye = x_test[:args.eval_n], y_test[:args.eval_n]
+
+    start = time.perf_counter()
+    report = km.evaluate_robustness(model, xe, ye, attacks=["pgd", "apgd", "square"], eps=eps,
+                                    attack_params={"pgd": {"steps": 40, "restarts": 2}},
+                                    verbose=0)
+    ours_seconds = time.perf_counter() - start
+    print(f"  keras_mlsec.evaluate_robustness ({ours_seconds:.1f} s): clean accuracy "
+          f"{report.clean_accuracy:.3f}")
+    for row in report.results:
+        print(f"    {row['attack']:<12} eps={row['eps']:g}  robust accuracy "
+              f"{row['adversarial_accuracy']:.3f}  ({row['seconds']:.1f} s)")
+    if report.checks:
+        flagged = [c for c in report.checks if not c.get("passed", True)] \
+            if isinstance(report.checks, list) else report.checks
+        print(f"    gradient-masking checks: {flagged or 'none flagged'}")
+    ours = next(r["adversarial_accuracy"] for r in report.results if r["attack"] == "worst_case")
+
+    if not args.art:
+        return
+    start = time.perf_counter()
+    result = art_autoattack(model, xe, ye, eps, args.eval_n, args.aa_reduced)
+    if result is None:
+        print("  ART not importable: AutoAttack skipped")
+        return
+    x_adv, found = result
+    art_seconds = time.perf_counter() - start
+    art_acc = accuracy(model, x_adv, ye)
+    linf = float(np.abs(x_adv - xe).max())
+    label = "reduced set (--aa-reduced)" if args.aa_reduced else "standard set"
+    print(f"  ART 1.20.1 AutoAttack, {label} ({art_seconds:.1f} s): robust accuracy "
+          f"{art_acc:.3f}  max |delta| {linf:.4f}")
+    print(f"    examples fooled first by each ART attack: {found}")
+    for name in ("pgd", "apgd", "square"):
+        row = next(r for r in report.results if r["attack"] == name)
+        print(f"    {name}: {row['num_robust']} robust of {len(xe)}")
+    art_robust = np.argmax(model.predict(x_adv, verbose=0), -1) == ye
+    print(f"    robust for ART, {int(art_robust.sum())} of {len(xe)}")
+    gap = (ours - art_acc) * 100
+    print(f"ours worst case {ours:.3f} vs ART AutoAttack {art_acc:.3f}: ours - ART = {gap:+.1f} pp "
+          f"(target <= +1.0 pp: {'met' if gap <= 1.0 + 1e-9 else 'MISSED'})")
+
+
+def main():
+    parser = argparse.ArgumentParser(description="Adversarial training: cost and strength")
+    parser.add_argument("--n", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--eps", type=float, default=0.1)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--art-n", type=int, default=1024,
+                        help="examples for the ART training epoch (scaled to --n)")
+    parser.add_argument("--train-epochs", type=int, default=10)
+    parser.add_argument("--eval-n", type=int, default=200)
+    parser.add_argument("--no-art", dest="art", action="store_false")
+    parser.add_argument("--quick", action="store_true",
+                        help="1 repeat, 3 training epochs, reduced ART AutoAttack")
+    parser.add_argument("--aa-reduced", action="store_true",
+                        help="ART AutoAttack with 1 restart and 1,000 Square queries")
+    parser.add_argument("--skip-cost", action="store_true")
+    parser.add_argument("--skip-strength", action="store_true")
+    args = parser.parse_args()
+    if args.quick:
+        args.repeats, args.train_epochs, args.aa_reduced = 1, 3, True
+    keras.utils.set_random_seed(0)
+    (x, y), (x_test, y_test) = tiled_digits(args.n)
+    print(environment())
+    print(f"data: {len(x)} training examples (1,347 digits tiled with random +-2 pixel shifts), "
+          f"{len(x_test)} test")
+    total = time.perf_counter()
+    if not args.skip_cost:
+        cost(args, x, y, x_test, y_test)
+    if not args.skip_strength:
+        strength(args, x, y, x_test, y_test)
+    print(f"\ntotal {time.perf_counter() - total:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
