@@ -184,8 +184,9 @@ def cost(args, x, y, x_test, y_test):
         else:
             print("ART not importable: skipped")
 
+    art_n = runners.get("ART 1.20.1 AdversarialTrainerMadryPGD", (0, 0, 0))[2]
     print(f"\n== Cost: one epoch, {len(x)} 28x28 examples, batch {bs}, eps={eps}; median of "
-          f"{args.repeats} after one warm-up epoch each (ART: {runners.get('ART 1.20.1 AdversarialTrainerMadryPGD', (0, 0, 0))[2]} examples, scaled)")
+          f"{args.repeats} after one warm-up epoch each (ART: {art_n} examples, scaled)")
     for name, (run, _, _) in runners.items():
         start = time.perf_counter()
         run()  # warm-up: tracing
@@ -201,9 +202,9 @@ def cost(args, x, y, x_test, y_test):
     unit = seconds["plain model.fit"]
     for name, (_, model, n) in runners.items():
         note = f" (measured on {n}, x{len(x) / n:g})" if n != len(x) else ""
-        acc = f"   clean test acc {accuracy(model, x_test, y_test):.3f}" if model is not None else ""
-        print(f"  {name:<42} {seconds[name]:7.2f} s/epoch  {seconds[name] / unit:5.2f}x plain fit"
-              f"{note}{acc}")
+        acc = "" if model is None else f"   clean test acc {accuracy(model, x_test, y_test):.3f}"
+        print(f"  {name:<42} {seconds[name]:7.2f} s/epoch  "
+              f"{seconds[name] / unit:5.2f}x plain fit{note}{acc}")
     hand = seconds["hand-written PGD-7 loop"]
     r1 = seconds["ours: AdversarialModel madry PGD-7"] / hand
     r2 = seconds["ours: AdversarialModel fgsm_rs"] / unit
@@ -213,7 +214,8 @@ def cost(args, x, y, x_test, y_test):
           f"{'met' if r2 <= 2.3 else 'MISSED'})")
     art_name = "ART 1.20.1 AdversarialTrainerMadryPGD"
     if art_name in seconds:
-        print(f"ART / ours PGD-7 = {seconds[art_name] / seconds['ours: AdversarialModel madry PGD-7']:.1f}x")
+        ours_pgd = seconds["ours: AdversarialModel madry PGD-7"]
+        print(f"ART / ours PGD-7 = {seconds[art_name] / ours_pgd:.1f}x")
 
 
 def art_autoattack(model, x, y, eps, batch_size, reduced):
