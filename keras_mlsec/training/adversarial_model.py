@@ -30,7 +30,8 @@ class AdversarialModel(keras.Model):
     the training objective above; `adversarial_loss` is the compiled loss on
     the adversarial batch ("madry"/"fgsm_rs") or the KL term ("trades"). The
     compiled metrics are computed on the clean predictions of the training
-    batch; validation (`validation_data`, `evaluate`) is clean, as for any
+    batch (with `adversarial_weight=1.0` the clean pass runs in inference mode
+    outside the gradient tape, so it costs a forward pass only); validation (`validation_data`, `evaluate`) is clean, as for any
     model: add a `keras_mlsec.callbacks.RobustnessMonitor` for robust accuracy.
 
     Prediction, evaluation, callbacks, `tf.distribute.MirroredStrategy` and
@@ -104,8 +105,7 @@ class AdversarialModel(keras.Model):
         x_adv = adv.adversarial_batch(self.model, x, y, self._settings, self.method,
                                       KerasRandom(self.seed_generator))
         with tf.GradientTape() as tape:
-            y_pred = self.model(x, training=True)
-            loss, adversarial_loss = self._objective(x, y, y_pred, x_adv, sample_weight)
+            loss, adversarial_loss, y_pred = self._objective(x, y, x_adv, sample_weight)
             self._loss_tracker.update_state(
                 unscale_loss_for_distribution(loss),
                 sample_weight=tf.shape(x)[0])
@@ -114,20 +114,31 @@ class AdversarialModel(keras.Model):
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self.adversarial_loss_tracker.update_state(
             unscale_loss_for_distribution(adversarial_loss), sample_weight=tf.shape(x)[0])
+        if y_pred is None:
+            # The clean term had weight 0: metrics still describe clean inputs, from a
+            # forward pass kept out of the tape (no backward pass is paid for it).
+            y_pred = self.model(x, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
-    def _objective(self, x, y, y_pred, x_adv, sample_weight):
-        """Returns (training loss, adversarial term) for the method."""
+    def _objective(self, x, y, x_adv, sample_weight):
+        """Returns (training loss, adversarial term, clean predictions or None)."""
+        weight = self.adversarial_weight
+        if self.method != "trades" and weight == 1.0:
+            adversarial = self._adversarial_term(x_adv, y, sample_weight)
+            return adversarial, adversarial, None
+        y_pred = self.model(x, training=True)
         clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                   training=True)
         if self.method == "trades":
             kl = adv.trades_regularizer(self.model, adv.clean_logits(self.model, y_pred), x_adv)
-            return clean + self.beta * kl, kl
+            return clean + self.beta * kl, kl, y_pred
+        adversarial = self._adversarial_term(x_adv, y, sample_weight)
+        return (1.0 - weight) * clean + weight * adversarial, adversarial, y_pred
+
+    def _adversarial_term(self, x_adv, y, sample_weight):
         adv_pred = self.model(x_adv, training=True)
-        adversarial = self.compute_loss(x=x_adv, y=y, y_pred=adv_pred,
-                                         sample_weight=sample_weight, training=True)
-        weight = self.adversarial_weight
-        return (1.0 - weight) * clean + weight * adversarial, adversarial
+        return self.compute_loss(x=x_adv, y=y, y_pred=adv_pred, sample_weight=sample_weight,
+                                 training=True)
 
     def get_config(self):
         config = super().get_config()
