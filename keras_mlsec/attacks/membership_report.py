@@ -5,9 +5,10 @@ attack scores of the members and non-members (higher score = "member").
 """
 
 import json
-import os
 
 import numpy as np
+
+from keras_mlsec._json_report import JSONReport
 
 FPR_TARGETS = (0.001, 0.01, 0.1)
 
@@ -57,7 +58,7 @@ def tpr_at_fpr(fpr, tpr, target):
     return float(np.max(tpr[fpr <= target + 1e-12]))
 
 
-class MembershipReport:
+class MembershipReport(JSONReport):
     """How well an attacker tells training members from non-members, from attack scores.
 
     Args:
@@ -135,23 +136,6 @@ class MembershipReport:
         return cls(member_scores=data["member_scores"],
                    non_member_scores=data["non_member_scores"],
                    method=data.get("method", "unknown"), config=data.get("config"))
-
-    def to_json(self, path=None, *, indent=2):
-        """Returns the report as a JSON string, also written to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
-
-    @classmethod
-    def from_json(cls, text_or_path):
-        """Rebuilds a report from a JSON string or the path of a JSON file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{") and os.path.exists(text):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
-        return cls.from_dict(json.loads(text))
 
     # Rendering -----------------------------------------------------------------
     def plot(self, path):

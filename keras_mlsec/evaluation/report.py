@@ -11,6 +11,8 @@ import os
 
 import numpy as np
 
+from keras_mlsec._json_report import JSONReport
+
 WORST_CASE = "worst_case"
 _REQUIRED = ("attack", "eps", "adversarial_accuracy")
 _OPTIONAL = ("robustness_gap", "success_rate", "mean_perturbation", "max_perturbation",
@@ -54,7 +56,7 @@ def _number(value, digits=4):
     return "-" if value is None else f"{value:.{digits}g}"
 
 
-class RobustnessReport:
+class RobustnessReport(JSONReport):
     """Clean and adversarial accuracy per (attack, eps), with the worst case over attacks.
 
     Each row of `results` is a dict with the keys "attack", "eps",
@@ -168,23 +170,6 @@ class RobustnessReport:
         return cls(clean_accuracy=data["clean_accuracy"], results=data["results"],
                    config=data.get("config"), num_examples=data.get("num_examples"),
                    norm=data.get("norm", "linf"), checks=data.get("checks"))
-
-    def to_json(self, path=None, *, indent=2):
-        """Returns the report as a JSON string, also written to `path` when given."""
-        text = json.dumps(self.to_dict(), indent=indent)
-        if path is not None:
-            with open(path, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-        return text
-
-    @classmethod
-    def from_json(cls, text_or_path):
-        """Rebuilds a report from a JSON string or the path of a JSON file."""
-        text = str(text_or_path)
-        if not text.lstrip().startswith("{") and os.path.exists(text):
-            with open(text, encoding="utf-8") as f:
-                text = f.read()
-        return cls.from_dict(json.loads(text))
 
     # Rendering -----------------------------------------------------------------
     def _headline(self):
