@@ -25,3 +25,17 @@ def environment():
     devices = [d.device_type for d in tf.config.list_physical_devices()]
     return (f"python {platform.python_version()}, tensorflow {tf.__version__}, "
             f"{os.cpu_count()} CPU cores, devices {devices}")
+
+
+def art_classifier(model, input_shape, *, clip_values=(0.0, 1.0), optimizer=None):
+    """ART 1.20.1 `TensorFlowV2Classifier` over a logits model (benchmark extra).
+
+    Raises ImportError when ART is not installed; callers treat that as "skip ART".
+    """
+    import keras
+    from art.estimators.classification import TensorFlowV2Classifier
+
+    return TensorFlowV2Classifier(
+        model=model, nb_classes=int(model.output_shape[-1]), input_shape=tuple(input_shape),
+        clip_values=clip_values, optimizer=optimizer,
+        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True))

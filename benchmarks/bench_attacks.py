@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import environment, timed  # noqa: E402
+from _common import art_classifier, environment, timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -81,14 +81,10 @@ def cleverhans_eager(model, eps, step_size, steps):
 def art_pgd(model, eps, step_size, steps, batch_size):
     try:
         from art.attacks.evasion import ProjectedGradientDescent
-        from art.estimators.classification import TensorFlowV2Classifier
+
+        classifier = art_classifier(model, (28, 28, 1))
     except ImportError:
         return None
-    import keras
-
-    classifier = TensorFlowV2Classifier(
-        model=model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0),
-        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     attack = ProjectedGradientDescent(classifier, norm=np.inf, eps=eps, eps_step=step_size,
                                       max_iter=steps, num_random_init=1, batch_size=batch_size,
                                       verbose=False)

@@ -29,7 +29,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import environment, timed  # noqa: E402
+from _common import art_classifier, environment, timed  # noqa: E402
 
 NUM_EXAMPLES = 100_000
 
@@ -230,15 +230,11 @@ def _attack_split():
 
 def _art_auc(model, members, non_members):
     """AUC of ART's black-box attack (fit on the first halves, scored on the second)."""
-    import tensorflow as tf
     from art.attacks.inference.membership_inference import MembershipInferenceBlackBox
-    from art.estimators.classification import TensorFlowV2Classifier
 
     from keras_mlsec.attacks import MembershipReport
 
-    classifier = TensorFlowV2Classifier(
-        model=model, nb_classes=10, input_shape=(8, 8, 1),
-        loss_object=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    classifier = art_classifier(model, (8, 8, 1), clip_values=None)
     half = len(members[0]) // 2
     best = {}
     for input_type in ("prediction", "loss"):

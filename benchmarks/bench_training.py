@@ -46,7 +46,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import environment, timed  # noqa: E402
+from _common import art_classifier, environment, timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -144,14 +144,10 @@ def adversarial_model(attack, method, seed=0):
 def art_madry(x, y, eps, steps, batch_size, seed=0):
     try:
         from art.defences.trainer import AdversarialTrainerMadryPGD
-        from art.estimators.classification import TensorFlowV2Classifier
+
+        classifier = art_classifier(cnn(seed), (28, 28, 1), optimizer=keras.optimizers.Adam(1e-3))
     except ImportError:
         return None
-    model = cnn(seed)
-    classifier = TensorFlowV2Classifier(
-        model=model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0),
-        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        optimizer=keras.optimizers.Adam(1e-3))
     trainer = AdversarialTrainerMadryPGD(classifier, nb_epochs=1, batch_size=batch_size,
                                          eps=eps, eps_step=2.5 * eps / steps, max_iter=steps,
                                          num_random_init=1)
@@ -221,12 +217,10 @@ def cost(args, x, y, x_test, y_test):
 def art_autoattack(model, x, y, eps, batch_size, reduced):
     try:
         from art.attacks.evasion import AutoAttack
-        from art.estimators.classification import TensorFlowV2Classifier
+
+        classifier = art_classifier(model, (28, 28, 1))
     except ImportError:
         return None
-    classifier = TensorFlowV2Classifier(
-        model=model, nb_classes=10, input_shape=(28, 28, 1), clip_values=(0.0, 1.0),
-        loss_object=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     attacks = None
     if reduced:  # the standard set, with fewer restarts and queries
         from art.attacks.evasion import AutoProjectedGradientDescent, DeepFool, SquareAttack
