@@ -30,10 +30,14 @@ def _trained_model(kind, image_size, output, epochs):
     return twin
 
 
+def predictions(model, x):
+    """Arg-max class predictions of `model` on `x`."""
+    return np.argmax(model.predict(np.asarray(x), verbose=0, batch_size=512), axis=-1)
+
+
 def accuracy(model, x, y):
     """Top-1 accuracy of `model` on `(x, y)`."""
-    predictions = np.argmax(model.predict(np.asarray(x), verbose=0, batch_size=512), axis=-1)
-    return float(np.mean(predictions == np.asarray(y)))
+    return float(np.mean(predictions(model, x) == np.asarray(y)))
 
 
 def max_norm(x_adv, x, norm="linf"):

@@ -4,17 +4,13 @@ import pytest
 
 from keras_mlsec import attacks
 from keras_mlsec.attacks.apgd import checkpoints
-from test_case import accuracy, digits, max_norm, trained_model
+from test_case import accuracy, digits, max_norm, predictions, trained_model
 
 
 @pytest.fixture(scope="module")
 def data():
     _, (x, y) = digits(8)
     return x[:200], y[:200]
-
-
-def predictions(model, x):
-    return np.argmax(model.predict(np.asarray(x), verbose=0), -1)
 
 
 @pytest.mark.parametrize("loss", ["ce", "dlr"])

@@ -4,7 +4,7 @@ import pytest
 
 from keras_mlsec import attacks
 from keras_mlsec.attacks import _gradients as g
-from test_case import accuracy, digits, trained_model
+from test_case import accuracy, digits, predictions, trained_model
 
 
 @pytest.fixture(scope="module")
@@ -15,10 +15,6 @@ def data():
 
 def l2_norms(x_adv, x):
     return np.sqrt(((np.asarray(x_adv) - x).reshape(len(x), -1) ** 2).sum(1))
-
-
-def predictions(model, x):
-    return np.argmax(model.predict(np.asarray(x), verbose=0), -1)
 
 
 def test_cw_fools_with_small_l2(data):

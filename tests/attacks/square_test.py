@@ -8,17 +8,13 @@ import tensorflow as tf
 from keras_mlsec import attacks
 from keras_mlsec.attacks.square import fraction_schedule, window_sizes
 from keras_mlsec.datasets import reference_model
-from test_case import accuracy, digits, max_norm, trained_model
+from test_case import accuracy, digits, max_norm, predictions, trained_model
 
 
 @pytest.fixture(scope="module")
 def data():
     _, (x, y) = digits(8)
     return x[:150], y[:150]
-
-
-def predictions(model, x):
-    return np.argmax(model.predict(np.asarray(x), verbose=0), -1)
 
 
 class GradientTrap(keras.layers.Layer):

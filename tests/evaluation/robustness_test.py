@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from test_case import accuracy, digits, trained_model
+from test_case import accuracy, digits, predictions, trained_model
 
 import keras_mlsec as km
 from keras_mlsec.attacks import Attack
@@ -34,10 +34,6 @@ class MinimumNormRoll(Attack):
 def data(n=120):
     _, (x_test, y_test) = digits()
     return x_test[:n], y_test[:n]
-
-
-def predictions(model, x):
-    return np.argmax(model.predict(x, verbose=0), axis=-1)
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +122,6 @@ def test_minimum_norm_attack_counts_only_perturbations_within_eps():
     assert report.row("min_roll", eps[1])["config"] == {"seed": None}
 
 
-@pytest.mark.skipif("cw" not in km.attacks.ATTACKS, reason="no Carlini-Wagner attack")
 def test_minimum_norm_attack_by_name_runs_once_and_joins_the_worst_case():
     x, y = data(30)
     report = evaluate_robustness(trained_model(), x, y, attacks=["pgd", "cw"], eps=[0.5, 2.0],

@@ -127,7 +127,8 @@ def test_images_are_flattened_to_features():
 
 
 def test_dataframe_columns_name_the_features():
-    pandas = pytest.importorskip("pandas")
+    import pandas
+
     rng = np.random.default_rng(14)
     reference = pandas.DataFrame({"age": rng.normal(size=300), "income": rng.normal(size=300)})
     current = pandas.DataFrame({"age": rng.normal(size=300), "income": rng.normal(2, 1, 300)})
