@@ -7,7 +7,6 @@ import keras
 import numpy as np
 
 from keras_mlsec.attacks import carlini_wagner_l2, fgsm, pgd
-from keras_mlsec.attacks._iterative import eot
 from keras_mlsec.datasets import load_digits, reference_model
 from keras_mlsec.defenses import (FeatureSqueezing, FeatureSqueezingDetector, JPEGCompression,
                                   MedianFilter, RandomizedSmoothing, adaptive_pgd)
@@ -54,8 +53,7 @@ def main():
               f"{accuracy(honest, pgd(honest, x, y, eps=EPS, seed=0), y):.1%} |")
     smooth = wrap(RandomizedSmoothing(sigma=0.25, seed=0))
     single = accuracy(smooth, pgd(smooth, x, y, eps=EPS, seed=0), y)
-    with eot(10):
-        eot_acc = accuracy(smooth, pgd(smooth, x, y, eps=EPS, seed=0), y)
+    eot_acc = accuracy(smooth, pgd(smooth, x, y, eps=EPS, seed=0, eot_samples=10), y)
     print(f"| RandomizedSmoothing(0.25), one noise draw | {accuracy(smooth, x, y):.1%} | "
           f"{single:.1%} (1 sample) | {eot_acc:.1%} (EOT 10) |")
 

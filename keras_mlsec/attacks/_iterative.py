@@ -9,12 +9,9 @@ Python loop, the fastest form measured on CPU (see benchmarks/RESULTS.md).
 Expectation over Transformation (EOT, Athalye et al. 2018): against models
 with random layers (`stochastic = True`) each step can average the input
 gradient over `eot_samples` forward/backward passes. `eot_samples=1` (the
-default) compiles exactly the plain step above; `eot(samples)` sets the
-number of samples for every FGSM/BIM/PGD run inside a `with` block (this is
-how `evaluate_robustness` attacks random defenses).
+default) compiles exactly the plain step above; `evaluate_robustness` sets
+`eot_samples` itself when the model holds random defense layers.
 """
-
-import contextlib
 
 import tensorflow as tf
 from cleverhans.tf2.attacks.fast_gradient_method import fast_gradient_method
@@ -49,34 +46,6 @@ def _eot_step_builder(logits_fn, norm, targeted, clip, samples):
     return lambda: step
 
 
-_EOT_SAMPLES = [1]
-
-
-@contextlib.contextmanager
-def eot(samples):
-    """Inside the block, FGSM/BIM/PGD average each step's gradient over `samples` passes.
-
-    Args:
-        samples: forward/backward passes per step (int >= 1); 1 is the plain step.
-
-    Example:
-        >>> with eot(10):
-        ...     x_adv = pgd(smoothed_model, x, y, eps=0.1)
-    """
-    if isinstance(samples, bool) or not isinstance(samples, int) or samples < 1:
-        raise ValueError(f"Expected `samples` to be an int >= 1. Received: samples={samples!r}")
-    _EOT_SAMPLES.append(samples)
-    try:
-        yield samples
-    finally:
-        _EOT_SAMPLES.pop()
-
-
-def current_eot_samples():
-    """EOT samples in force (1 outside any `eot` block)."""
-    return _EOT_SAMPLES[-1]
-
-
 def _score_builder(logits_fn, targeted):
     def score(x_adv, labels):
         logits = logits_fn(x_adv)
@@ -94,10 +63,10 @@ def iterative_attack(model, x, y, *, eps, norm, step_size, steps, rand_init, res
     """Runs `restarts` x `steps` projected steps; keeps the worst case per example.
 
     Arguments are validated by the caller (see `check_common`); `eot_samples`
-    (None: the `eot` block in force, else 1) averages each step's gradient
-    over that many passes. Returns a float32 tensor shaped like `x`.
+    (None means 1) averages each step's gradient over that many passes.
+    Returns a float32 tensor shaped like `x`.
     """
-    samples = current_eot_samples() if eot_samples is None else int(eot_samples)
+    samples = int(eot_samples or 1)
     generator = make_generator(seed)
     eps_t = tf.constant(eps, tf.float32)
     step_t = tf.constant(step_size, tf.float32)
@@ -125,8 +94,7 @@ def iterative_attack(model, x, y, *, eps, norm, step_size, steps, rand_init, res
                 best, best_success, best_loss = x_adv, success, loss
                 continue
             better = g.is_worse_case(success, loss, best_success, best_loss)
-            mask = tf.reshape(better, [-1] + [1] * (len(xb.shape) - 1))
-            best = tf.where(mask, x_adv, best)
+            best = g.where_examples(better, x_adv, best)
             best_success = best_success | success
             best_loss = tf.where(better, loss, best_loss)
         return best

@@ -180,10 +180,11 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
     def attack_batch(logits_fn, xb, yb):
         run = compiled(logits_fn, ("apgd", p["norm"], p["loss"], mode, p["clip"]),
                        _run_builder(logits_fn, p["norm"], p["loss"], mode, p["clip"]))
-        _check_classes(p, mode, _classes(logits_fn, xb))
+        num_classes = _classes(logits_fn, xb)
+        _check_classes(p, mode, num_classes)
         targets_list = [yb]
         if mode == "multi":
-            ranked = tf.argsort(logits_fn(xb) - 1e9 * tf.one_hot(yb, _classes(logits_fn, xb)),
+            ranked = tf.argsort(logits_fn(xb) - 1e9 * tf.one_hot(yb, num_classes),
                                 -1, direction="DESCENDING", stable=True)
             targets_list = [ranked[:, i] for i in range(p["num_target_classes"])]
         best = None

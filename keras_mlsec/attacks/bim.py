@@ -30,8 +30,8 @@ def bim(model, x, y=None, *, eps, norm="linf", step_size=None, steps=10, targete
         seed: unused (BIM is deterministic); accepted for a uniform signature.
         eot_samples: average each step's input gradient over this many
             forward/backward passes (Expectation over Transformation, for
-            models with random layers); None uses the `eot` block in force
-            (1 outside one).
+            models with random layers); None means 1, and lets
+            `evaluate_robustness` choose EOT for models with random layers.
         verbose: 1 shows a progress bar.
 
     Returns:

@@ -48,8 +48,7 @@ def _round_builder(logits_fn, targeted, clip):
             success = g.cw_success(labels, logits, confidence, targeted)
             improved = success & (l2 < best_l2)
             best_l2 = tf.where(improved, l2, best_l2)
-            mask = tf.reshape(improved, [-1] + [1] * (len(x.shape) - 1))
-            best_adv = tf.where(mask, x_adv, best_adv)
+            best_adv = g.where_examples(improved, x_adv, best_adv)
             tf_t = tf.cast(t + 1, tf.float32)
             m = beta1 * m + (1.0 - beta1) * grad
             s = beta2 * s + (1.0 - beta2) * tf.square(grad)

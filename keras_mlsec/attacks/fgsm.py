@@ -30,8 +30,8 @@ def fgsm(model, x, y=None, *, eps, norm="linf", step_size=None, rand_init=False,
         seed: seed of the random start.
         eot_samples: average each step's input gradient over this many
             forward/backward passes (Expectation over Transformation, for
-            models with random layers); None uses the `eot` block in force
-            (1 outside one).
+            models with random layers); None means 1, and lets
+            `evaluate_robustness` choose EOT for models with random layers.
         verbose: 1 shows a progress bar.
 
     Returns:

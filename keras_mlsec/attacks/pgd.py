@@ -38,8 +38,8 @@ def pgd(model, x, y=None, *, eps, norm="linf", step_size=None, steps=40, rand_in
         seed: seed of the random starts.
         eot_samples: average each step's input gradient over this many
             forward/backward passes (Expectation over Transformation, for
-            models with random layers); None uses the `eot` block in force
-            (1 outside one).
+            models with random layers); None means 1, and lets
+            `evaluate_robustness` choose EOT for models with random layers.
         verbose: 1 shows a progress bar.
 
     Returns:

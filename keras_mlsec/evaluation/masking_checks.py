@@ -182,8 +182,11 @@ def run_checks(rows, measurements=None, *, num_classes=None, eot_samples=1):
 
 
 def measure(model, x, labels, *, eps, norm, clip, steps=20, sample=100, seed=0,
-            batch_size=256):
+            batch_size=256, eot_samples=1):
     """The extra measurements of the checks, on the first `sample` examples.
+
+    The PGD re-runs average each step over `eot_samples` passes, as the
+    evaluation's own PGD rows do.
 
     Returns:
         `{"gradients", "randomness", "large_eps", "rerun"}` (see the checks).
@@ -196,16 +199,13 @@ def measure(model, x, labels, *, eps, norm, clip, steps=20, sample=100, seed=0,
     x, labels = x[:sample], labels[:sample]
     logits_fn = g.logits_function(model)
     xt = tf.constant(x)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        loss = tf.reduce_sum(g.cross_entropy(tf.constant(labels), logits_fn(xt)))
-    gradient = tape.gradient(loss, xt)
+    gradient, _, first = g.input_gradient(logits_fn, xt, tf.constant(labels))
     grad = np.zeros_like(x) if gradient is None else gradient.numpy()
     flat = grad.reshape(len(x), -1)
     out = {"gradients": {"zero_fraction": float(np.mean(~np.any(flat != 0, axis=1))),
                          "nan_fraction": float(np.mean(np.isnan(flat))),
                          "num_examples": int(len(x))}}
-    first, second = logits_fn(xt).numpy(), logits_fn(xt).numpy()
+    first, second = first.numpy(), logits_fn(xt).numpy()
     out["randomness"] = {"max_difference": float(np.max(np.abs(first - second))),
                          "changed_fraction": float(np.mean(first.argmax(-1) != second.argmax(-1)))}
 
@@ -215,7 +215,8 @@ def measure(model, x, labels, *, eps, norm, clip, steps=20, sample=100, seed=0,
     def accuracy(x_adv):
         return float(np.mean(np.argmax(logits_fn(tf.constant(x_adv)).numpy(), -1) == labels))
 
-    common = dict(norm=norm, clip=clip, seed=seed, batch_size=batch_size)
+    common = dict(norm=norm, clip=clip, seed=seed, batch_size=batch_size,
+                  eot_samples=eot_samples)
     width = (clip[1] - clip[0]) if clip else 1.0
     large = 0.5 * width if norm == "linf" else 0.5 * width * float(np.sqrt(x[0].size))
     out["large_eps"] = {"eps": large, "accuracy": accuracy(

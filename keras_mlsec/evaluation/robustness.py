@@ -14,8 +14,6 @@ from keras_mlsec.evaluation.report import WORST_CASE, RobustnessReport
 DEFAULT_EPS = (0.05, 0.1, 0.2)
 # Arguments of the call handed to every attack whose constructor accepts them.
 _SHARED = ("norm", "clip", "batch_size", "seed")
-# Attacks built on the shared step of attacks/_iterative.py, which honour EOT.
-_EOT_ATTACKS = ("FGSM", "BIM", "PGD")
 
 
 def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS, norm="linf",
@@ -79,7 +77,6 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
         >>> report.save("mlsec-report")
     """
     from keras_mlsec.attacks import _gradients as g
-    from keras_mlsec.attacks import _iterative
     from keras_mlsec.attacks.base import num_classes_of, predict_labels
     from keras_mlsec.evaluation import masking_checks
     from keras_mlsec.evaluation._defenses import find_defenses
@@ -122,15 +119,13 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
                 row_seconds, config = seconds / len(eps_values), spec["attack"].get_config()
             else:
                 attack = built[spec["label"], e]
+                overrides = {"eps": e, **_eot_override(attack, eot)}
                 start = time.perf_counter()
-                with _iterative.eot(eot):
-                    x_adv = _numpy(attack(model, x, labels, eps=e))
+                x_adv = _numpy(attack(model, x, labels, **overrides))
                 row_seconds = time.perf_counter() - start
                 correct = predict_labels(logits_fn, x_adv, batch_size) == labels
                 row_norms = _norms(x_adv - x, norm)
-                config = {**attack.get_config(), "eps": e}
-                if eot > 1 and type(attack).__name__ in _EOT_ATTACKS:
-                    config["eot_samples"] = eot
+                config = {**attack.get_config(), **overrides}
             robust = clean_correct & correct
             outcomes[spec["label"], e] = (robust, row_norms)
             rows.append(_row(spec["label"], e, robust, clean_correct, row_norms, row_seconds,
@@ -153,10 +148,9 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     found = None
     if checks:
         pgd_steps = (attack_params or {}).get("pgd", {}).get("steps", 20)
-        with _iterative.eot(eot):
-            measured = masking_checks.measure(model, x, labels, eps=eps_values[-1], norm=norm,
-                                              clip=clip, steps=pgd_steps, seed=seed,
-                                              batch_size=batch_size)
+        measured = masking_checks.measure(model, x, labels, eps=eps_values[-1], norm=norm,
+                                          clip=clip, steps=pgd_steps, seed=seed,
+                                          batch_size=batch_size, eot_samples=eot)
         found = masking_checks.run_checks(rows, measured, eot_samples=eot,
                                           num_classes=num_classes_of(model, logits_fn, x))
     return RobustnessReport(clean_accuracy=float(np.mean(clean_correct)), results=rows,
@@ -173,6 +167,13 @@ def _check_eps(eps):
     if not values:
         raise ValueError(f"Expected at least one budget in `eps`. Received: eps={eps!r}")
     return sorted({v.check_non_negative(e, "eps") for e in values})
+
+
+def _eot_override(attack, eot):
+    """`{"eot_samples": eot}` for an attack that takes it and was not given its own."""
+    if eot > 1 and "eot_samples" in _accepted(type(attack)) and attack.eot_samples is None:
+        return {"eot_samples": eot}
+    return {}
 
 
 def _accepted(cls):
