@@ -77,6 +77,13 @@ def check_positive_int(value, name):
     return int(value)
 
 
+def check_seed(seed, name="seed"):
+    """Checks a random seed: an integer (Python or NumPy) or None; returns int or None."""
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+        raise TypeError(f"Expected `{name}` to be an int or None. Received: {name}={seed!r}")
+    return None if seed is None else int(seed)
+
+
 def check_clip(clip, name="clip"):
     """Checks a `(min, max)` input domain with min < max; `None` means unbounded."""
     if clip is None:

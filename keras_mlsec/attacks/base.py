@@ -3,7 +3,6 @@
 import inspect
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_mlsec import _validation as v
@@ -28,8 +27,7 @@ def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=
         out["restarts"] = v.check_positive_int(restarts, "restarts")
     if eot_samples is not None:
         out["eot_samples"] = v.check_positive_int(eot_samples, "eot_samples")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    v.check_seed(seed)
     if out["clip"] is not None and out.get("eps") is not None and out.get("norm") == "linf":
         low, high = out["clip"]
         if out["eps"] > high - low:

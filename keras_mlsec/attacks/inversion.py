@@ -107,8 +107,7 @@ def invert_classes(model, target_classes, *, steps=500, learning_rate=0.1, clip=
     learning_rate = v.check_positive(learning_rate, "learning_rate")
     tv_weight = v.check_non_negative(tv_weight, "tv_weight")
     l2_weight = v.check_non_negative(l2_weight, "l2_weight")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    v.check_seed(seed)
     shape = v._model_input_shape(model)
     if shape is None or any(d is None for d in shape):
         raise ValueError("Expected a model with a single, fully defined input shape. "

@@ -18,12 +18,6 @@ def _check_sigma(sigma):
     return float(sigma)
 
 
-def _check_seed(seed):
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
-        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
-    return None if seed is None else int(seed)
-
-
 @keras.saving.register_keras_serializable(package="keras_mlsec")
 class RandomizedSmoothing(keras.layers.Layer):
     """Adds Gaussian noise N(0, sigma^2 I) to its inputs, in training and inference.
@@ -67,7 +61,7 @@ class RandomizedSmoothing(keras.layers.Layer):
     def __init__(self, sigma=0.25, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.sigma = _check_sigma(sigma)
-        self.seed = _check_seed(seed)
+        self.seed = v.check_seed(seed)
         self.seed_generator = keras.random.SeedGenerator(self.seed)
 
     def call(self, inputs):
@@ -168,7 +162,7 @@ def certify(model, x, *, sigma, n0=100, n=1000, alpha=0.001, batch_size=1000, se
     n = v.check_positive_int(n, "n")
     alpha = _check_alpha(alpha)
     batch_size = v.check_positive_int(batch_size, "batch_size")
-    seed = _check_seed(seed)
+    seed = v.check_seed(seed)
     model = v.check_model(model)
     x = v.check_inputs(x, model=model)
     logits_fn = g.logits_function(model)

@@ -103,8 +103,7 @@ class DPModel(keras.Model):
         self.noise_multiplier = v.check_non_negative(noise_multiplier, "noise_multiplier")
         self.num_microbatches = (None if num_microbatches is None
                                  else v.check_positive_int(num_microbatches, "num_microbatches"))
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+        v.check_seed(seed)
         if clipping not in CLIPPING_MODES:
             raise ValueError(f"Expected `clipping` to be one of {CLIPPING_MODES}. "
                              f"Received: clipping={clipping!r}")

@@ -100,8 +100,7 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
             f"Expected `batch_size` <= the number of examples ({num_examples}): the "
             f"sampling rate batch_size / num_examples must be <= 1. Received: "
             f"batch_size={batch_size}")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+    v.check_seed(seed)
     q = batch_size / num_examples
     steps = int(math.ceil(num_examples / batch_size))
     data = tuple(value for value in (x, y, sample_weight) if value is not None)

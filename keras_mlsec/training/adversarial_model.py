@@ -3,6 +3,7 @@
 import keras
 from keras.src.losses.loss import unscale_loss_for_distribution
 
+from keras_mlsec import _validation as v
 from keras_mlsec.attacks._in_graph import KerasRandom
 from keras_mlsec.training import _adversarial as adv
 
@@ -77,8 +78,7 @@ class AdversarialModel(keras.Model):
         if not isinstance(model, keras.Model):
             raise TypeError("Expected `model` to be a `keras.Model`. "
                             f"Received: model of type {type(model).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"Expected `seed` to be an int or None. Received: seed={seed!r}")
+        v.check_seed(seed)
         self.model = model
         self.method = adv.check_method(method)
         self.attack = attack
