@@ -48,13 +48,20 @@ def _softmax_output_layer(model):
     return None, None
 
 
+def inner_model(model):
+    """The network a wrapper trains (`DPModel`, `AdversarialModel`: its `.model`), else `model`."""
+    inner = getattr(model, "model", None)
+    return inner if isinstance(inner, keras.Model) else model
+
+
 def logits_function(model):
     """Returns a callable `x -> logits` for a classifier.
 
     Models whose last layer applies a softmax are attacked through the
     pre-softmax activations (attacking a saturated softmax hides gradients);
-    other models are assumed to output logits already. The returned function
-    shares the model's weights, so it follows training.
+    other models are assumed to output logits already. Wrappers
+    (`DPModel`, `AdversarialModel`) are seen through to their inner model.
+    The returned function shares the model's weights, so it follows training.
 
     Args:
         model: a single-output `keras.Model`.
@@ -65,6 +72,7 @@ def logits_function(model):
     cached = _LOGITS_CACHE.get(model)
     if cached is not None:
         return cached
+    key, model = model, inner_model(model)
     layer, kind = _softmax_output_layer(model)
     if layer is None:
         def logits_fn(x):
@@ -88,7 +96,7 @@ def logits_function(model):
                 layer.activation = saved
 
     logits_fn.from_softmax = layer is not None
-    _LOGITS_CACHE[model] = logits_fn
+    _LOGITS_CACHE[key] = logits_fn
     return logits_fn
 
 

@@ -115,8 +115,9 @@ class MembershipMonitor(keras.callbacks.Callback):
 
     def attacked_model(self):
         """The network whose leakage is measured: the inner model of a wrapper."""
-        inner = getattr(self.model, "model", None)  # DPModel, AdversarialModel
-        return inner if isinstance(inner, keras.Model) else self.model
+        from keras_mlsec.attacks._gradients import inner_model
+
+        return inner_model(self.model)
 
     def measure(self, model=None):
         """Runs the attack on `model` (default: the model being trained).

@@ -110,10 +110,9 @@ class RobustnessMonitor(keras.callbacks.Callback):
 
     def robust_accuracy(self, model=None):
         """Accuracy of `model` (default: the trained model) on attacked validation data."""
-        model = model or self.model
-        inner = getattr(model, "model", None)  # wrappers (AdversarialModel, DPModel)
-        if isinstance(inner, keras.Model):
-            model = inner  # attacked through the inner model's logits
+        from keras_mlsec.attacks._gradients import inner_model
+
+        model = inner_model(model or self.model)  # a wrapper is attacked through its network
         x_adv = np.asarray(self.attack(model, self._x, self._y))
         predictions = np.argmax(model.predict(x_adv, verbose=0, batch_size=256), axis=-1)
         return float(np.mean(predictions == self._y))

@@ -227,12 +227,8 @@ def craft_canaries(x_reference, num_canaries, *, num_classes, kind="random", see
 
 def canary_losses(model, x, y, *, batch_size=256):
     """Per-canary loss scores log p_y of `model` (of its inner `.model` for a wrapper)."""
-    import keras
-
     from keras_mlsec.attacks import _membership_scores as s
 
-    inner = getattr(model, "model", None)  # DPModel, AdversarialModel
-    model = inner if isinstance(inner, keras.Model) else model
     return s.loss_scores(s.predict_logits(model, x, batch_size), y)
 
 

@@ -46,3 +46,17 @@ def test_projection_and_random_start_stay_in_ball():
     for norm in ("linf", "l2"):
         start = g.random_start(generator, tf.constant([64, 5]), 0.3, norm)
         assert float(tf.reduce_max(g.lp_norm(start, norm))) <= 0.3 + 1e-6
+
+
+def test_logits_function_sees_through_wrappers_to_a_softmax_network():
+    from keras_mlsec.privacy import DPModel
+
+    inputs = keras.Input((2,))
+    dense = keras.layers.Dense(2, activation="softmax", use_bias=False)
+    network = keras.Model(inputs, dense(inputs))
+    dense.set_weights([np.array([[1.0, -1.0], [2.0, 0.0]], "float32")])
+    wrapper = DPModel(network, l2_norm_clip=1.0, noise_multiplier=0.0)
+    x = tf.constant([[1.0, 1.0]])
+    # The wrapper outputs probabilities; its logits are the network's pre-softmax (3, -1).
+    np.testing.assert_allclose(g.logits_function(wrapper)(x).numpy(), [[3.0, -1.0]], atol=1e-6)
+    assert g.inner_model(wrapper) is network and g.inner_model(network) is network
