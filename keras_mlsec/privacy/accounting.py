@@ -113,12 +113,18 @@ def compute_epsilon(*, num_examples, batch_size, epochs, noise_multiplier, delta
         Mironov 2017, "Renyi Differential Privacy".
     """
     noise_multiplier = v.check_non_negative(noise_multiplier, "noise_multiplier")
+    q, steps, delta, accountant = _run_setup(num_examples, batch_size, epochs, delta, accountant)
+    return epsilon_for_event(q, noise_multiplier, steps, delta, accountant)
+
+
+def _run_setup(num_examples, batch_size, epochs, delta, accountant):
+    """Checks a training run; returns `(q, steps, delta, accountant)` for the accountant."""
     accountant = _check_accountant(accountant)
     num_examples, batch_size, epochs, delta = check_training_setup(
         num_examples=num_examples, batch_size=batch_size, epochs=epochs, delta=delta)
     q, steps = sampling_rate_and_steps(
         num_examples=num_examples, batch_size=batch_size, epochs=epochs)
-    return epsilon_for_event(q, noise_multiplier, steps, delta, accountant)
+    return q, steps, delta, accountant
 
 
 def noise_multiplier_for(target_epsilon, *, num_examples, batch_size, epochs, delta,
@@ -147,11 +153,7 @@ def noise_multiplier_for(target_epsilon, *, num_examples, batch_size, epochs, de
     """
     target_epsilon = v.check_positive(target_epsilon, "target_epsilon")
     tolerance = v.check_positive(tolerance, "tolerance")
-    accountant = _check_accountant(accountant)
-    num_examples, batch_size, epochs, delta = check_training_setup(
-        num_examples=num_examples, batch_size=batch_size, epochs=epochs, delta=delta)
-    q, steps = sampling_rate_and_steps(
-        num_examples=num_examples, batch_size=batch_size, epochs=epochs)
+    q, steps, delta, accountant = _run_setup(num_examples, batch_size, epochs, delta, accountant)
 
     def epsilon(sigma):
         return epsilon_for_event(q, sigma, steps, delta, accountant)
