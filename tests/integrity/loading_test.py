@@ -1,19 +1,14 @@
-import importlib.util
 import pathlib
 import random
 import zipfile
 
 import keras
 import numpy as np
+import malicious_corpus as corpus
 import pytest
 
 from keras_mlsec.integrity import (IntegrityError, generate_keypair, load_verified_model,
                                    sign_model, verify_model)
-
-_spec = importlib.util.spec_from_file_location(
-    "malicious_corpus", pathlib.Path(__file__).with_name("malicious_corpus.py"))
-corpus = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(corpus)
 
 
 @pytest.fixture(scope="module")

@@ -1,18 +1,12 @@
-import importlib.util
 import json
 import os
-import pathlib
 import zipfile
 
 import keras
+import malicious_corpus as corpus
 import pytest
 
 from keras_mlsec.integrity import Finding, scan_model
-
-_spec = importlib.util.spec_from_file_location(
-    "malicious_corpus", pathlib.Path(__file__).with_name("malicious_corpus.py"))
-corpus = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(corpus)
 
 
 @pytest.fixture(scope="module")
