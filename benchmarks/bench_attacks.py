@@ -19,7 +19,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import art_classifier, environment, timed  # noqa: E402
+from _common import art_classifier, environment, hand_written_pgd_step, timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -29,16 +29,8 @@ from keras_mlsec.datasets import load_digits, reference_model  # noqa: E402
 
 
 def hand_written(model, eps, step_size, steps):
-    """The three hand-written forms, sharing one loss/gradient body."""
-    loss_fn = tf.nn.sparse_softmax_cross_entropy_with_logits
-
-    def body(x_adv, x, y):
-        with tf.GradientTape() as tape:
-            tape.watch(x_adv)
-            loss = tf.reduce_sum(loss_fn(labels=y, logits=model(x_adv, training=False)))
-        grad = tape.gradient(loss, x_adv)
-        x_adv = tf.clip_by_value(x_adv + step_size * tf.sign(grad), x - eps, x + eps)
-        return tf.clip_by_value(x_adv, 0.0, 1.0)
+    """The three hand-written forms, sharing one hand-written step body."""
+    body = hand_written_pgd_step(model, eps, step_size)
 
     step = tf.function(body)
     xla_step = tf.function(body, jit_compile=True)

@@ -46,7 +46,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import art_classifier, environment, timed  # noqa: E402
+from _common import art_classifier, environment, hand_written_pgd_step, timed  # noqa: E402
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -106,14 +106,7 @@ def hand_written_pgd_loop(x, y, eps, steps, batch_size, seed=0):
         noise = tf.random.uniform(tf.shape(xb), -eps, eps)
         return tf.clip_by_value(xb + noise, 0.0, 1.0)
 
-    @tf.function
-    def attack_step(x_adv, xb, yb):
-        with tf.GradientTape() as tape:
-            tape.watch(x_adv)
-            loss = tf.reduce_sum(loss_fn(labels=yb, logits=model(x_adv, training=False)))
-        grad = tape.gradient(loss, x_adv)
-        x_adv = tf.clip_by_value(x_adv + step_size * tf.sign(grad), xb - eps, xb + eps)
-        return tf.clip_by_value(x_adv, 0.0, 1.0)
+    attack_step = tf.function(hand_written_pgd_step(model, eps, step_size))
 
     @tf.function
     def train_step(x_adv, yb):
