@@ -16,6 +16,12 @@ _COMMAND_MODULES = (
 )
 
 
+def usage_error(command, message):
+    """Prints a one-line usage error for `keras-mlsec COMMAND` and returns exit status 2."""
+    print(f"keras-mlsec {command}: error: {message}", file=sys.stderr)
+    return 2
+
+
 def build_parser():
     """Builds the argument parser with every available sub-command."""
     parser = argparse.ArgumentParser(

@@ -9,6 +9,8 @@ import contextlib
 import os
 import sys
 
+from keras_mlsec.cli import usage_error
+
 DEMO_ATTACKS = ("fgsm", "pgd", "apgd", "square")
 DEMO_EPS = (0.01, 0.03, 0.05, 0.1)
 QUICK_EPS = (0.05, 0.1)
@@ -62,11 +64,6 @@ def register(subparsers):
     evaluate.set_defaults(func=run_evaluate)
 
 
-def _fail(command, message):
-    print(f"keras-mlsec {command}: error: {message}", file=sys.stderr)
-    return 2
-
-
 def load_npz(path):
     """Returns `(x, y)` from an .npz holding x/y or x_test/y_test (no pickles)."""
     import zipfile
@@ -105,10 +102,10 @@ def run_evaluate(args):
     """`keras-mlsec evaluate`: returns 0, 1 (threshold missed) or 2 (usage error)."""
     threshold = args.min_robust_accuracy
     if threshold is not None and not 0.0 <= threshold <= 1.0:
-        return _fail("evaluate", "expected --min-robust-accuracy as a fraction in [0, 1]; "
+        return usage_error("evaluate", "expected --min-robust-accuracy as a fraction in [0, 1]; "
                                  f"received {threshold}")
     if args.limit is not None and args.limit < 1:
-        return _fail("evaluate", f"expected --limit >= 1; received {args.limit}")
+        return usage_error("evaluate", f"expected --limit >= 1; received {args.limit}")
     # With --json, stdout carries the JSON only: progress and library output go to stderr.
     quiet = contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext()
     with quiet:
@@ -126,9 +123,9 @@ def run_evaluate(args):
             if args.output:
                 report.save(args.output)
         except UsageError as error:
-            return _fail("evaluate", str(error))
+            return usage_error("evaluate", str(error))
         except (ValueError, TypeError) as error:
-            return _fail("evaluate", str(error))
+            return usage_error("evaluate", str(error))
         if not args.json:
             print()
             print(report)
@@ -162,7 +159,7 @@ def _demo_attack_params(accepted_by, quick):
 def run_demo(args):
     """`keras-mlsec demo`: train, attack, report; returns the exit status."""
     if args.epochs is not None and args.epochs < 1:
-        return _fail("demo", f"expected --epochs >= 1; received {args.epochs}")
+        return usage_error("demo", f"expected --epochs >= 1; received {args.epochs}")
     import keras
 
     from keras_mlsec import attacks as attack_lib

@@ -9,6 +9,8 @@ import json
 import pathlib
 import sys
 
+from keras_mlsec.cli import usage_error
+
 
 def register(subparsers):
     """Adds the `keygen`, `sign`, `verify` and `scan` sub-commands."""
@@ -59,8 +61,7 @@ def _guarded(function):
             print(f"FAILED: {error}", file=sys.stderr)
             return 1
         except (OSError, ValueError, TypeError) as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
+            return usage_error(args.command, error)
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper
