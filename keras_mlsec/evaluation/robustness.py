@@ -95,7 +95,8 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
         raise ValueError("Expected labels `y` to measure accuracy. Received: y=None")
     x = v.check_inputs(x, model=model, clip=clip)
     logits_fn = g.logits_function(model)
-    labels = v.check_labels(y, len(x), num_classes_of(model, logits_fn, x))
+    num_classes = num_classes_of(model, logits_fn, x)
+    labels = v.check_labels(y, len(x), num_classes)
     specs = _attack_specs(attacks, attack_params or {}, norm, clip, batch_size, seed)
     # Build every attack now, so a bad hyper-parameter fails before any attack runs.
     built = {(s["label"], e): s["build"](e) for s in specs if not s["minimum_norm"]
@@ -152,7 +153,7 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
                                           clip=clip, steps=pgd_steps, seed=seed,
                                           batch_size=batch_size, eot_samples=eot)
         found = masking_checks.run_checks(rows, measured, eot_samples=eot,
-                                          num_classes=num_classes_of(model, logits_fn, x))
+                                          num_classes=num_classes)
     return RobustnessReport(clean_accuracy=float(np.mean(clean_correct)), results=rows,
                             config=config, num_examples=len(x), norm=norm, checks=found)
 
