@@ -5,6 +5,7 @@ import math
 import keras
 
 from keras_mlsec import _validation as v
+from keras_mlsec._wrapped import deserialize_wrapped, serialize_wrapped
 from keras_mlsec.privacy import accounting, clipping, ghost_clipping, sampling
 
 CLIPPING_MODES = ("auto", "ghost", "per_example")
@@ -211,7 +212,7 @@ class DPModel(keras.Model):
     def get_config(self):
         config = super().get_config()
         config.update({
-            "model": keras.saving.serialize_keras_object(self.model),
+            "model": serialize_wrapped(self.model),
             "l2_norm_clip": self.l2_norm_clip,
             "noise_multiplier": self.noise_multiplier,
             "num_microbatches": self.num_microbatches,
@@ -226,8 +227,7 @@ class DPModel(keras.Model):
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
         metadata = config.pop("privacy_metadata", None)
-        config["model"] = keras.saving.deserialize_keras_object(
-            config["model"], custom_objects=custom_objects)
+        config["model"] = deserialize_wrapped(config["model"], custom_objects)
         model = cls(**config)
         model.privacy_metadata = metadata
         return model

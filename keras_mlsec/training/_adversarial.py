@@ -10,6 +10,7 @@ from keras_mlsec.attacks import _in_graph
 from keras_mlsec.attacks.base import Attack, check_common
 
 METHODS = ("madry", "trades", "fgsm_rs")
+METRICS_ON = ("adversarial", "clean")
 # TRADES starts its KL maximisation this close to x (the paper's 0.001 * N(0, 1)).
 TRADES_INIT_SCALE = 1e-3
 
@@ -19,6 +20,14 @@ def check_method(method):
         raise ValueError(f"Expected `method` to be one of {list(METHODS)}. "
                          f"Received: method={method!r}")
     return method
+
+
+def check_metrics_on(metrics_on):
+    if metrics_on not in METRICS_ON:
+        raise ValueError(f"Expected `metrics_on` to be one of {list(METRICS_ON)} (the "
+                         "predictions training metrics describe). "
+                         f"Received: metrics_on={metrics_on!r}")
+    return metrics_on
 
 
 def check_beta(beta):
@@ -108,30 +117,21 @@ def adversarial_batch(model, x, y, settings, method, random):
         loss_fn=loss_fn)
 
 
-def trades_regularizer(model, clean_logits, x_adv, training=True):
-    """Mean KL(softmax(clean) || softmax(adv)) with gradients through both passes.
+def trades_regularizer(model, clean_pred, adv_pred):
+    """Mean KL(softmax(clean) || softmax(adv)), differentiable through both predictions.
 
     Args:
-        model: the inner model (its logits function is used for `x_adv`).
-        clean_logits: clean logits (see `clean_logits`).
-        x_adv: the adversarial batch.
-        training: training flag of the adversarial forward pass.
+        model: the inner model (tells whether its outputs are probabilities).
+        clean_pred: the model's outputs on the clean batch.
+        adv_pred: the model's outputs on the adversarial batch.
     """
-    adv_logits = _logits_in_mode(model, x_adv, training)
-    p_clean = tf.nn.softmax(clean_logits, axis=-1)
-    return tf.reduce_mean(_in_graph.kl_divergence(p_clean, adv_logits))
+    p_clean = tf.nn.softmax(_as_logits(model, clean_pred), axis=-1)
+    return tf.reduce_mean(_in_graph.kl_divergence(p_clean, _as_logits(model, adv_pred)))
 
 
-def _logits_in_mode(model, x, training):
-    logits_fn = g.logits_function(model)
-    if not getattr(logits_fn, "from_softmax", False):
-        return model(x, training=training)
-    # Softmax output: log-probabilities are logits up to a per-example constant.
-    return tf.math.log(tf.clip_by_value(model(x, training=training), 1e-12, 1.0))
-
-
-def clean_logits(model, y_pred):
-    """Logits (up to a constant) of the clean predictions `y_pred` of `model`."""
+def _as_logits(model, y_pred):
+    """Logits (up to a per-example constant) of outputs `y_pred` of `model`."""
     if getattr(g.logits_function(model), "from_softmax", False):
+        # Softmax output: log-probabilities are logits up to a per-example constant.
         return tf.math.log(tf.clip_by_value(y_pred, 1e-12, 1.0))
     return y_pred

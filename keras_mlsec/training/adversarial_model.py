@@ -4,6 +4,7 @@ import keras
 from keras.src.losses.loss import unscale_loss_for_distribution
 
 from keras_mlsec import _validation as v
+from keras_mlsec._wrapped import deserialize_wrapped, serialize_wrapped
 from keras_mlsec.attacks._in_graph import KerasRandom
 from keras_mlsec.training import _adversarial as adv
 
@@ -30,10 +31,14 @@ class AdversarialModel(keras.Model):
     the attack reads the class from `y` either way). The reported `loss` is
     the training objective above; `adversarial_loss` is the compiled loss on
     the adversarial batch ("madry"/"fgsm_rs") or the KL term ("trades"). The
-    compiled metrics are computed on the clean predictions of the training
-    batch (with `adversarial_weight=1.0` the clean pass runs in inference mode
-    outside the gradient tape, so it costs a forward pass only); validation (`validation_data`, `evaluate`) is clean, as for any
-    model: add a `keras_mlsec.callbacks.RobustnessMonitor` for robust accuracy.
+    compiled metrics (e.g. `accuracy`) describe the batch the model is
+    trained on, the adversarial one (`metrics_on="adversarial"`, free: those
+    predictions are made for the loss anyway), or the clean inputs
+    (`metrics_on="clean"`: free when the clean loss is part of the objective,
+    one extra forward pass outside the gradient tape when
+    `adversarial_weight=1.0`). Validation (`validation_data`, `evaluate`) is
+    clean, as for any model: add a `keras_mlsec.callbacks.RobustnessMonitor`
+    for robust accuracy on held-out data.
 
     Prediction, evaluation, callbacks, `tf.distribute.MirroredStrategy` and
     `save`/`load_model` work as for any Keras model; the attack travels in
@@ -49,10 +54,12 @@ class AdversarialModel(keras.Model):
         adversarial_weight: share of the adversarial loss in [0, 1] for
             "madry" and "fgsm_rs".
         seed: optional int seed of the random starts.
+        metrics_on: "adversarial" (default) or "clean": the predictions the
+            compiled metrics are computed on during training.
         **kwargs: passed to `keras.Model` (e.g. `name`).
 
     Raises:
-        ValueError: for an unknown `method`, a bad `beta` or
+        ValueError: for an unknown `method` or `metrics_on`, a bad `beta` or
             `adversarial_weight`, or an attack whose eps is zero, targeted,
             or larger than its clip range.
         TypeError: when `model` is not a `keras.Model` or `attack` is not an
@@ -73,7 +80,7 @@ class AdversarialModel(keras.Model):
     """
 
     def __init__(self, model, *, attack, method="madry", beta=6.0, adversarial_weight=1.0,
-                 seed=None, **kwargs):
+                 seed=None, metrics_on="adversarial", **kwargs):
         super().__init__(**kwargs)
         if not isinstance(model, keras.Model):
             raise TypeError("Expected `model` to be a `keras.Model`. "
@@ -86,6 +93,7 @@ class AdversarialModel(keras.Model):
         self.beta = adv.check_beta(beta)
         self.adversarial_weight = adv.check_adversarial_weight(adversarial_weight)
         self.seed = seed
+        self.metrics_on = adv.check_metrics_on(metrics_on)
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
         if model.built:
@@ -105,7 +113,7 @@ class AdversarialModel(keras.Model):
         x_adv = adv.adversarial_batch(self.model, x, y, self._settings, self.method,
                                       KerasRandom(self.seed_generator))
         with tf.GradientTape() as tape:
-            loss, adversarial_loss, y_pred = self._objective(x, y, x_adv, sample_weight)
+            loss, adversarial_loss, y_pred, adv_pred = self._objective(x, y, x_adv, sample_weight)
             self._loss_tracker.update_state(
                 unscale_loss_for_distribution(loss),
                 sample_weight=tf.shape(x)[0])
@@ -114,48 +122,51 @@ class AdversarialModel(keras.Model):
         self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self.adversarial_loss_tracker.update_state(
             unscale_loss_for_distribution(adversarial_loss), sample_weight=tf.shape(x)[0])
+        if self.metrics_on == "adversarial":
+            return self.compute_metrics(x_adv, y, adv_pred, sample_weight=sample_weight)
         if y_pred is None:
-            # The clean term had weight 0: metrics still describe clean inputs, from a
-            # forward pass kept out of the tape (no backward pass is paid for it).
+            # The clean term had weight 0: a forward pass kept out of the tape (no
+            # backward pass is paid for it).
             y_pred = self.model(x, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _objective(self, x, y, x_adv, sample_weight):
-        """Returns (training loss, adversarial term, clean predictions or None)."""
+        """Returns (training loss, adversarial term, clean predictions or None,
+        adversarial predictions)."""
         weight = self.adversarial_weight
-        if self.method != "trades" and weight == 1.0:
-            adversarial = self._adversarial_term(x_adv, y, sample_weight)
-            return adversarial, adversarial, None
-        y_pred = self.model(x, training=True)
-        clean = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
-                                  training=True)
-        if self.method == "trades":
-            kl = adv.trades_regularizer(self.model, adv.clean_logits(self.model, y_pred), x_adv)
-            return clean + self.beta * kl, kl, y_pred
-        adversarial = self._adversarial_term(x_adv, y, sample_weight)
-        return (1.0 - weight) * clean + weight * adversarial, adversarial, y_pred
-
-    def _adversarial_term(self, x_adv, y, sample_weight):
         adv_pred = self.model(x_adv, training=True)
-        return self.compute_loss(x=x_adv, y=y, y_pred=adv_pred, sample_weight=sample_weight,
+        if self.method != "trades" and weight == 1.0:
+            adversarial = self._compiled_loss(x_adv, y, adv_pred, sample_weight)
+            return adversarial, adversarial, None, adv_pred
+        y_pred = self.model(x, training=True)
+        clean = self._compiled_loss(x, y, y_pred, sample_weight)
+        if self.method == "trades":
+            kl = adv.trades_regularizer(self.model, y_pred, adv_pred)
+            return clean + self.beta * kl, kl, y_pred, adv_pred
+        adversarial = self._compiled_loss(x_adv, y, adv_pred, sample_weight)
+        return (1.0 - weight) * clean + weight * adversarial, adversarial, y_pred, adv_pred
+
+    def _compiled_loss(self, x, y, y_pred, sample_weight):
+        return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,
                                  training=True)
 
     def get_config(self):
         config = super().get_config()
         config.update({
-            "model": keras.saving.serialize_keras_object(self.model),
+            "model": serialize_wrapped(self.model),
             "attack": keras.saving.serialize_keras_object(self.attack),
             "method": self.method,
             "beta": self.beta,
             "adversarial_weight": self.adversarial_weight,
             "seed": self.seed,
+            "metrics_on": self.metrics_on,
         })
         return config
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
         config = dict(config)
-        for key in ("model", "attack"):
-            config[key] = keras.saving.deserialize_keras_object(
-                config[key], custom_objects=custom_objects)
+        config["model"] = deserialize_wrapped(config["model"], custom_objects)
+        config["attack"] = keras.saving.deserialize_keras_object(
+            config["attack"], custom_objects=custom_objects)
         return cls(**config)

@@ -100,7 +100,7 @@ def test_sparse_labels_accept_one_hot_and_column_labels():
 def test_one_hot_labels_softmax_model_tf_data_validation_and_callbacks(tmp_path):
     (x_train, y_train), (x_test, y_test) = digits()
     base = reference_model("mlp", x_train.shape[1:], 10, output="softmax", seed=0)
-    model = AdversarialModel(base, attack=PGD(eps=EPS, steps=2), seed=0)
+    model = AdversarialModel(base, attack=PGD(eps=EPS, steps=2), seed=0, metrics_on="clean")
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     one_hot = keras.utils.to_categorical
     train = tf.data.Dataset.from_tensor_slices((x_train[:512], one_hot(y_train[:512], 10)))
@@ -135,16 +135,33 @@ def test_save_and_load_round_trip(tmp_path):
     assert isinstance(loaded, AdversarialModel)
     assert isinstance(loaded.attack, PGD)
     assert loaded.attack.get_config() == {**attack.get_config(), "clip": [0.0, 1.0]}
-    assert (loaded.method, loaded.beta, loaded.seed) == ("trades", 3.0, 7)
+    assert (loaded.method, loaded.beta, loaded.seed, loaded.metrics_on) == \
+        ("trades", 3.0, 7, "adversarial")
     np.testing.assert_allclose(loaded.predict(x_test[:32], verbose=0),
                                model.predict(x_test[:32], verbose=0), atol=1e-6)
     loaded.fit(x_train[:128], y_train[:128], epochs=1, batch_size=64, verbose=0)
+
+
+@pytest.mark.parametrize("method, weight", [("madry", 1.0), ("madry", 0.5), ("trades", 1.0)])
+def test_metrics_describe_the_adversarial_batch_or_the_clean_one(method, weight):
+    (x_train, y_train), _ = digits()
+    accuracies = {}
+    for metrics_on in ("adversarial", "clean"):
+        base = reference_model("mlp", x_train.shape[1:], 10, seed=0, compile=False)
+        model = AdversarialModel(base, attack=PGD(eps=0.15, steps=5), method=method,
+                                 adversarial_weight=weight, seed=0, metrics_on=metrics_on)
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=LOSS, metrics=["accuracy"])
+        history = model.fit(x_train, y_train, epochs=3, batch_size=64, verbose=0, shuffle=False)
+        accuracies[metrics_on] = history.history["accuracy"][-1]
+    # The same training either way; the adversarial batches are much harder.
+    assert accuracies["adversarial"] < accuracies["clean"] - 0.1, accuracies
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"method": "pgd"}, "method='pgd'"),
     ({"beta": -1.0}, "beta=-1.0"),
     ({"adversarial_weight": 1.5}, "adversarial_weight=1.5"),
+    ({"metrics_on": "train"}, "metrics_on='train'"),
     ({"attack": PGD(eps=0.0)}, "eps > 0"),
     ({"attack": PGD(eps=0.1, targeted=True)}, "untargeted `attack`"),
 ])
