@@ -172,6 +172,11 @@ class RobustnessReport(JSONReport):
                    norm=data.get("norm", "linf"), checks=data.get("checks"))
 
     # Rendering -----------------------------------------------------------------
+    @property
+    def notes(self):
+        """Caveats of the evaluation (e.g. attacks run without EOT on a random model)."""
+        return list(self.config.get("notes") or [])
+
     def _headline(self):
         return [
             f"Clean Accuracy: {_percent(self.clean_accuracy)}",
@@ -206,6 +211,8 @@ class RobustnessReport(JSONReport):
                   "| " + " | ".join(self._COLUMNS) + " |",
                   "|" + "|".join(["---"] + ["---:"] * (len(self._COLUMNS) - 1)) + "|"]
         lines += ["| " + " | ".join(cells) + " |" for cells in self._table_cells()]
+        if self.notes:
+            lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
         if self.checks is not None:
             lines += ["", "## Gradient-masking checks", "", "| check | verdict | reason |",
                       "|---|---|---|"]
@@ -288,6 +295,8 @@ class RobustnessReport(JSONReport):
         for row in table:
             cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
             lines.append("  ".join(cells).rstrip())
+        if self.notes:
+            lines += ["", "Notes:"] + [f"  - {note}" for note in self.notes]
         if self.checks is not None:
             lines += ["", "Gradient-masking checks:"]
             lines += [f"  [{c['verdict'].upper()}] {c['name']}: {c['reason']}" for c in self.checks]

@@ -5,6 +5,7 @@ import inspect
 import numbers
 import platform
 import time
+import warnings
 
 import numpy as np
 
@@ -39,7 +40,10 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     ["defenses"]`. Deterministic ones are attacked through their
     straight-through (BPDA) gradient; when a random layer (`stochastic =
     True`) is present, FGSM, BIM and PGD average every step's gradient over
-    `eot_samples` passes (EOT) and their rows' config records it. With
+    `eot_samples` passes (EOT) and their rows' config records it; attacks
+    that cannot (MIM, APGD, Square, CW) still run, with a `UserWarning` and a
+    line in `report.config["notes"]` saying their rows may overstate
+    robustness (the worst case still includes the EOT attacks). With
     `checks`, `report.checks` holds the gradient-masking checks of
     `keras_mlsec.evaluation.masking_checks` (extra cost: about 4 PGD runs on
     100 examples).
@@ -98,6 +102,9 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     num_classes = num_classes_of(model, logits_fn, x)
     labels = v.check_labels(y, len(x), num_classes)
     specs = _attack_specs(attacks, attack_params or {}, norm, clip, batch_size, seed)
+    notes = _no_eot_notes(specs, defenses, eot)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=2)
     # Build every attack now, so a bad hyper-parameter fails before any attack runs.
     built = {(s["label"], e): s["build"](e) for s in specs if not s["minimum_norm"]
              for e in eps_values}
@@ -144,7 +151,7 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
         "batch_size": batch_size, "seed": seed, "attack_params": attack_params or {},
         "num_examples": int(len(x)), "input_shape": list(x.shape[1:]),
         "model_name": getattr(model, "name", type(model).__name__),
-        "versions": _versions(), "defenses": defenses, "eot_samples": eot,
+        "versions": _versions(), "defenses": defenses, "eot_samples": eot, "notes": notes,
     }
     found = None
     if checks:
@@ -175,6 +182,17 @@ def _eot_override(attack, eot):
     if eot > 1 and "eot_samples" in _accepted(type(attack)) and attack.eot_samples is None:
         return {"eot_samples": eot}
     return {}
+
+
+def _no_eot_notes(specs, defenses, eot):
+    """One note per attack that cannot average its gradients over the model's random layers."""
+    if eot <= 1:
+        return []
+    random_layers = ", ".join(d["class"] for d in defenses if d["stochastic"])
+    return [f"{s['label']} cannot average its gradients over the random layers "
+            f"({random_layers}) with EOT: it sees one random draw per query, so its rows may "
+            "overstate robustness."
+            for s in specs if "eot_samples" not in _accepted(s["class"])]
 
 
 def _accepted(cls):
@@ -210,7 +228,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
             if not minimum_norm:
                 _check_threat_model(entry, entry.get_config().get("norm", "linf"), norm)
             build = functools.partial(_same, entry)  # eps is passed per call
-            attack = entry
+            attack, cls = entry, type(entry)
         elif isinstance(entry, str):
             base_name = entry.lower()
             if base_name not in attack_lib.ATTACKS:
@@ -242,7 +260,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
         while label in labels:
             label, n = f"{base_name}_{n}", n + 1
         labels.add(label)
-        specs.append({"label": label, "build": build, "attack": attack,
+        specs.append({"label": label, "build": build, "attack": attack, "class": cls,
                       "minimum_norm": minimum_norm})
     return specs
 

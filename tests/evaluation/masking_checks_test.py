@@ -114,6 +114,18 @@ def test_randomized_smoothing_is_attacked_with_eot():
     assert defense["stochastic"] and defense["gradient"] == "EOT over 4 samples"
     assert report.row("pgd", 0.1)["config"]["eot_samples"] == 4
     assert _verdicts(report)["randomness in the model's outputs"] == "pass"
+    assert report.notes == []  # FGSM and PGD both use EOT
+
+
+def test_attacks_without_eot_on_a_random_model_are_flagged():
+    with pytest.warns(UserWarning, match="square cannot average its gradients"):
+        report = _evaluate([RandomizedSmoothing(sigma=0.1, seed=0)], n=20, eot_samples=2,
+                           attacks=["fgsm", "square"], checks=False,
+                           attack_params={"square": {"steps": 20}})
+    (note,) = report.notes
+    assert note.startswith("square") and "RandomizedSmoothing" in note
+    assert note in report.to_markdown() and note in str(report)
+    assert RobustnessReport.from_dict(report.to_dict()).notes == [note]
 
 
 def test_bad_check_entries_and_eot_samples():
