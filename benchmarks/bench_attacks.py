@@ -142,7 +142,8 @@ def main():
     hand = {k: v for k, v in seconds.items() if k.startswith("hand-written")}
     fastest = min(hand, key=hand.get)
     print(f"ours / fastest hand-written ({fastest}) = {ours / hand[fastest]:.2f}x (target <= 1.1x)")
-    print(f"ours / CleverHans eager = {ours / seconds['CleverHans 4.0.0 eager']:.2f}x (target <= 1.0x)")
+    print(f"ours / CleverHans eager = {ours / seconds['CleverHans 4.0.0 eager']:.2f}x "
+          "(target <= 1.0x)")
     if art is not None:
         ratio = seconds["ART 1.20.1 ProjectedGradientDescent"] / ours
         print(f"ART / ours = {ratio:.2f}x faster (target >= 3x)")

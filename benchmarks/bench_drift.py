@@ -52,7 +52,8 @@ def statistical_claims(trials, alpha):
         print(f"   {label:<24} alarms {k:3d}/{trials}  rate {k / trials:.3f} "
               f"(95% CI {low:.3f}-{high:.3f})  {verdict}")
     print(f"== Power, 0.2-sigma mean shift, n = 1000 vs 1000, alpha = {alpha}, {trials} trials")
-    for test, options, runs in (("ks", {}, trials), ("mmd", {"num_permutations": 200}, trials // 4)):
+    for test, options, runs in (("ks", {}, trials),
+                                ("mmd", {"num_permutations": 200}, trials // 4)):
         k = detections(runs, 1000, 0.2, alpha, seed=7, test=test, **options)
         low, high = clopper_pearson(k, runs)
         verdict = ("PASS" if k / runs >= 0.9 else "FAIL") if test == "ks" else "(info)"

@@ -18,7 +18,8 @@
 5. Audit: one-run canary audit (Steinke et al. 2023) of DP-SGD at epsilon
    1, 3, 8 and of non-private training; the lower bound sits below the
    accountant's epsilon.
-Run: .venv/bin/python benchmarks/bench_privacy.py [--part accounting|speed|utility|attacks|audit|all]
+Run: .venv/bin/python benchmarks/bench_privacy.py
+     [--part accounting|speed|utility|attacks|audit|all]
 """
 
 import argparse

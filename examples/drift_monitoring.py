@@ -78,7 +78,8 @@ def main():
         production.reset()
         embedding.reset()
         for start in range(0, len(traffic), 50):
-            for label, watcher in (("max-probability KS", production), ("embedding MMD", embedding)):
+            for label, watcher in (("max-probability KS", production),
+                                   ("embedding MMD", embedding)):
                 report = watcher.update(traffic[start:start + 50])
                 if report is not None:
                     p = report.p_value

@@ -126,7 +126,8 @@ def check_inputs(x, model=None, clip=None, name="x"):
             "Add a batch axis, e.g. x[None]."
         )
     if array.shape[0] == 0:
-        raise ValueError(f"Expected `{name}` to hold at least one example. Received: shape {array.shape}")
+        raise ValueError(
+            f"Expected `{name}` to hold at least one example. Received: shape {array.shape}")
     if not np.all(np.isfinite(array)):
         bad = int(np.sum(~np.isfinite(array)))
         raise ValueError(
@@ -196,7 +197,8 @@ def check_labels(y, num_examples, num_classes=None, name="y"):
         )
     if not np.issubdtype(array.dtype, np.integer):
         if not np.all(np.isfinite(array)) or not np.all(array == np.round(array)):
-            raise ValueError(f"Expected integer class labels in `{name}`. Received: {_short(array[:5])}...")
+            raise ValueError(
+                f"Expected integer class labels in `{name}`. Received: {_short(array[:5])}...")
     array = array.astype(np.int64)
     if num_classes is not None and (array.min() < 0 or array.max() >= num_classes):
         raise ValueError(

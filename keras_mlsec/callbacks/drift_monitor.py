@@ -100,11 +100,14 @@ class DriftMonitor(keras.callbacks.Callback):
                 f'with on="predictions". Received: reduce={reduce!r} with on={on!r}')
         self.reduce = reduce
         self.window_size = _positive_int(window_size, "window_size")
-        self.check_every = None if check_every is None else _positive_int(check_every, "check_every")
+        self.check_every = (None if check_every is None
+                            else _positive_int(check_every, "check_every"))
         if on_drift is not None and not callable(on_drift):
-            raise TypeError(f"Expected `on_drift` to be a callable or None. Received: on_drift={on_drift!r}")
+            raise TypeError(
+                f"Expected `on_drift` to be a callable or None. Received: on_drift={on_drift!r}")
         self.on_drift = on_drift
-        self.max_samples = None if max_samples is None else _positive_int(max_samples, "max_samples")
+        self.max_samples = (None if max_samples is None
+                            else _positive_int(max_samples, "max_samples"))
         self.batch_size = _positive_int(batch_size, "batch_size")
         self.test_options = dict(test_options or {})
         self.seed = seed
@@ -210,7 +213,8 @@ class DriftMonitor(keras.callbacks.Callback):
         if self.verbose:
             p = "n/a" if report.p_value is None else f"{report.p_value:.4g}"
             print(f"DriftMonitor {where}: {report.test} p-value {p}, statistic "
-                  f"{report.statistic:.4g}, drift {'DETECTED' if report.drift_detected else 'not detected'}")
+                  f"{report.statistic:.4g}, drift "
+                  f"{'DETECTED' if report.drift_detected else 'not detected'}")
         if report.drift_detected and self.on_drift is not None:
             self.on_drift(report)
         return report
@@ -228,7 +232,8 @@ class DriftMonitor(keras.callbacks.Callback):
             self._reference_features = None  # The model changed during the epoch.
         report = self._run(self.features(x)[0], f"epoch {epoch + 1}")
         if logs is not None:
-            logs["drift_p_value"] = float("nan") if report.p_value is None else float(report.p_value)
+            logs["drift_p_value"] = (float("nan") if report.p_value is None
+                                     else float(report.p_value))
             logs["drift_statistic"] = float(report.statistic)
             logs["drift_detected"] = float(report.drift_detected)
 
@@ -269,7 +274,8 @@ class DriftMonitor(keras.callbacks.Callback):
         """
         batch = np.asarray(batch)
         if batch.ndim == 0 or batch.shape[0] == 0:
-            raise ValueError(f"Expected `batch` to hold at least one example. Received: shape {batch.shape}")
+            raise ValueError(
+                f"Expected `batch` to hold at least one example. Received: shape {batch.shape}")
         self._check_shape(batch, "batch")
         new = self.features(batch)[0]
         window = new if self._window is None else np.concatenate([self._window, new])

@@ -27,7 +27,8 @@ def register(subparsers):
         "demo", help="train the reference CNN on digits, attack it, write a report",
         description="Trains the reference CNN on the embedded 28x28 digits, evaluates it "
                     "against FGSM, PGD (and APGD / Square when available) at several eps and "
-                    "writes report.json, report.md, robustness.png, inversions.png and model.keras.")
+                    "writes report.json, report.md, robustness.png, inversions.png and "
+                    "model.keras.")
     demo.add_argument("--output", default="mlsec-report", help="report directory")
     demo.add_argument("--epochs", type=int, default=None,
                       help="training epochs (default 10, 2 with --quick)")

@@ -139,8 +139,10 @@ def _scan_archive(handle, allow, max_uncompressed_bytes):
         if name not in _EXPECTED_MEMBERS and not name.startswith("assets/"):
             findings.append(Finding("high", "unexpected-member",
                                     f"archive member {name!r} is not part of a Keras model "
-                                    f"(expected {', '.join(_EXPECTED_MEMBERS[:3])}, assets/)", name))
-        if info.file_size > 2**20 and info.file_size > MAX_MEMBER_RATIO * max(info.compress_size, 1):
+                                    f"(expected {', '.join(_EXPECTED_MEMBERS[:3])}, "
+                                    "assets/)", name))
+        if (info.file_size > 2**20
+                and info.file_size > MAX_MEMBER_RATIO * max(info.compress_size, 1)):
             findings.append(Finding("critical", "zip-bomb",
                                     f"archive member {name!r} expands {info.compress_size} bytes "
                                     f"to {info.file_size} (decompression bomb)", name))

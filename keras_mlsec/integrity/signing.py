@@ -50,7 +50,8 @@ def generate_keypair(directory, *, curve="P-256", overwrite=False):
 
     curves = {"P-256": ec.SECP256R1, "P-384": ec.SECP384R1, "P-521": ec.SECP521R1}
     if curve not in curves:
-        raise ValueError(f"Expected `curve` to be one of {sorted(curves)}. Received: curve={curve!r}")
+        raise ValueError(
+            f"Expected `curve` to be one of {sorted(curves)}. Received: curve={curve!r}")
     directory = _files.check_path(directory, "directory", must_exist=False)
     if directory.exists() and not directory.is_dir():
         raise ValueError(f"Expected `directory` to be a folder. Received: directory='{directory}' "

@@ -59,7 +59,8 @@ def check_alpha(alpha, name="alpha"):
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real):
         raise TypeError(f"Expected `{name}` to be a number in (0, 1). Received: {name}={alpha!r}")
     if not 0.0 < float(alpha) < 1.0:
-        raise ValueError(f"Expected `{name}` to be in (0, 1), e.g. 0.05. Received: {name}={alpha!r}")
+        raise ValueError(
+            f"Expected `{name}` to be in (0, 1), e.g. 0.05. Received: {name}={alpha!r}")
     return float(alpha)
 
 
@@ -72,14 +73,16 @@ def as_table(x, name):
         array = array.astype(object)
     if array.dtype.kind not in "biufO":
         raise TypeError(
-            f"Expected `{name}` to hold numbers or categories. Received: {name} with dtype {array.dtype}")
+            f"Expected `{name}` to hold numbers or categories. "
+            f"Received: {name} with dtype {array.dtype}")
     if array.ndim == 0 or array.shape[0] == 0:
         raise ValueError(
             f"Expected `{name}` to hold at least one example (first axis). "
             f"Received: {name} with shape {array.shape}")
     array = array.reshape(len(array), -1)
     if array.shape[1] == 0:
-        raise ValueError(f"Expected `{name}` to have at least one feature. Received: shape {array.shape}")
+        raise ValueError(
+            f"Expected `{name}` to have at least one feature. Received: shape {array.shape}")
     if array.dtype.kind == "f" and not np.all(np.isfinite(array)):
         bad = int(np.sum(~np.isfinite(array)))
         raise ValueError(
@@ -136,7 +139,8 @@ def _check_categorical_for(test, reference, current):
                 "Encode the categories or use test='chi2'.")
         if test == "ks" and is_categorical(array):
             kind = (f"dtype {array.dtype}" if array.dtype.kind in "bO" else
-                    f"integer dtype {array.dtype} with only {np.unique(array).size} distinct values")
+                    f"integer dtype {array.dtype} with only {np.unique(array).size} "
+                    "distinct values")
             raise ValueError(
                 f"Expected continuous numeric `{name}` for test='ks'. Received: {name} with "
                 f"{kind}, which looks categorical. Use test='chi2' for categorical or discrete "
@@ -204,9 +208,12 @@ def detect_drift(reference, current, *, test="ks", alpha=0.05, correction="bonfe
             raise ValueError(
                 "Expected at least 2 examples in both `reference` and `current` for test='mmd'. "
                 f"Received: {len(ref)} and {len(cur)}.")
-        if isinstance(num_permutations, bool) or not isinstance(num_permutations, numbers.Integral) \
-                or num_permutations < 1:
-            raise ValueError(f"Expected `num_permutations` >= 1. Received: num_permutations={num_permutations!r}")
+        if (isinstance(num_permutations, bool)
+                or not isinstance(num_permutations, numbers.Integral)
+                or num_permutations < 1):
+            raise ValueError(
+                "Expected `num_permutations` >= 1. "
+                f"Received: num_permutations={num_permutations!r}")
         stat, p, bandwidth = mmd_test(ref, cur, num_permutations=int(num_permutations), seed=seed)
         features = [{"feature": f"all {ref.shape[1]} features (multivariate)", "statistic": stat,
                      "p_value": p, "adjusted_p_value": p, "drifted": bool(p <= alpha)}]
@@ -219,7 +226,9 @@ def detect_drift(reference, current, *, test="ks", alpha=0.05, correction="bonfe
             raise ValueError(f"Expected `bins` to be an integer >= 2. Received: bins={bins!r}")
         if isinstance(psi_threshold, bool) or not isinstance(psi_threshold, numbers.Real) \
                 or not psi_threshold > 0:
-            raise ValueError(f"Expected `psi_threshold` > 0, e.g. 0.25. Received: psi_threshold={psi_threshold!r}")
+            raise ValueError(
+                "Expected `psi_threshold` > 0, e.g. 0.25. "
+                f"Received: psi_threshold={psi_threshold!r}")
         details = {"bins": int(bins), "psi_threshold": float(psi_threshold),
                    "thresholds": dict(PSI_THRESHOLDS)}
     categorical = is_categorical(ref) or is_categorical(cur)

@@ -16,12 +16,14 @@ def data():
 
 @pytest.mark.parametrize("name", ["fgsm", "pgd", "bim", "mim"])
 def test_negative_eps(name):
-    with pytest.raises(ValueError, match=r"Expected `eps` to be a finite number >= 0. Received: eps=-0.1"):
+    with pytest.raises(ValueError,
+                       match=r"Expected `eps` to be a finite number >= 0. Received: eps=-0.1"):
         attacks.get(name, eps=-0.1)
 
 
 def test_bad_norm():
-    with pytest.raises(ValueError, match=r"Expected `norm` to be \"linf\" or \"l2\". Received: norm='l1'"):
+    with pytest.raises(ValueError,
+                       match=r"Expected `norm` to be \"linf\" or \"l2\". Received: norm='l1'"):
         attacks.PGD(eps=0.1, norm="l1")
 
 
@@ -50,7 +52,8 @@ def test_bad_seed():
 
 
 def test_unknown_attack_name():
-    with pytest.raises(ValueError, match=r"Expected an attack name in .*Received: attack='deepfool'"):
+    with pytest.raises(ValueError,
+                       match=r"Expected an attack name in .*Received: attack='deepfool'"):
         attacks.get("deepfool", eps=0.1)
 
 
@@ -65,7 +68,8 @@ def test_non_finite_inputs(data, bad):
     x, y = data
     x = x.copy()
     x[0, 0, 0, 0] = bad
-    with pytest.raises(ValueError, match="Expected `x` to hold finite values. Received: x with 1 NaN"):
+    with pytest.raises(ValueError,
+                       match="Expected `x` to hold finite values. Received: x with 1 NaN"):
         attacks.fgsm(trained_model(), x, y, eps=0.1)
 
 
@@ -82,7 +86,8 @@ def test_missing_batch_axis():
 
 def test_labels_out_of_range(data):
     x, y = data
-    with pytest.raises(ValueError, match=r"Expected labels in `y` in \[0, 9\].*Received: labels in \[0, 10\]"):
+    with pytest.raises(ValueError,
+                       match=r"Expected labels in `y` in \[0, 9\].*Received: labels in \[0, 10\]"):
         attacks.fgsm(trained_model(), x, np.r_[y[:-1], 10], eps=0.1)
 
 
@@ -106,7 +111,8 @@ def test_targeted_without_labels(data):
 
 def test_non_keras_model(data):
     x, y = data
-    with pytest.raises(TypeError, match=r"Expected `model` to be a `keras.Model`.*Received: model="):
+    with pytest.raises(TypeError,
+                       match=r"Expected `model` to be a `keras.Model`.*Received: model="):
         attacks.fgsm(lambda t: t, x, y, eps=0.1)
 
 
@@ -115,5 +121,6 @@ def test_multi_output_model(data):
     inputs = keras.Input((8, 8, 1))
     flat = keras.layers.Flatten()(inputs)
     model = keras.Model(inputs, [keras.layers.Dense(10)(flat), keras.layers.Dense(3)(flat)])
-    with pytest.raises(ValueError, match=r"Expected `model` to have exactly one output.*Received: model with 2 outputs"):
+    with pytest.raises(ValueError, match=r"Expected `model` to have exactly one output.*"
+                                         r"Received: model with 2 outputs"):
         attacks.fgsm(model, x, y, eps=0.1)

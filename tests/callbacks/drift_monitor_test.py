@@ -139,7 +139,8 @@ def test_empty_reference_bad_batch_and_unknown_layer_raise():
     with pytest.raises(ValueError, match="Expected `batch` examples of shape"):
         monitor.update(np.zeros((3, 5)))
     layer = DriftMonitor(np.zeros((10, 4)), on="layer:nope", model=_model())
-    with pytest.raises(ValueError, match="Expected `on` to name a layer.*Received: on='layer:nope'"):
+    with pytest.raises(ValueError,
+                       match="Expected `on` to name a layer.*Received: on='layer:nope'"):
         layer.features(np.zeros((2, 4)))
 
 

@@ -45,7 +45,8 @@ def test_a_dp_wrapper_is_attacked_through_its_inner_model():
     members, non_members = split(64)
     inner = reference_model("mlp", (8, 8, 1), 10, seed=0, compile=False)
     private = DPModel(inner, l2_norm_clip=1.0, noise_multiplier=1.0, num_microbatches=8, seed=0)
-    private.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    private.compile(optimizer="sgd",
+                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
     monitor = MembershipMonitor(members, non_members)
     private.fit(*members, epochs=1, batch_size=32, verbose=0, callbacks=[monitor])
     assert monitor.attacked_model() is inner

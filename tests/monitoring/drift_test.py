@@ -40,7 +40,8 @@ def test_psi_of_known_bins_by_hand():
 
 def test_psi_bins_categorical_data_by_level():
     expected = 0.25 * np.log(2.0) + 0.25 * np.log(1.5)
-    report = detect_drift(np.array(["a", "a", "b", "b"]), np.array(["a", "b", "b", "b"]), test="psi")
+    report = detect_drift(np.array(["a", "a", "b", "b"]), np.array(["a", "b", "b", "b"]),
+                          test="psi")
     assert report.features[0]["statistic"] == pytest.approx(expected)
 
 
@@ -112,7 +113,8 @@ def test_correction_changes_the_verdict_on_many_features():
     bonferroni = detect_drift(reference, current, correction="bonferroni")
     fdr = detect_drift(reference, current, correction="fdr")
     none = detect_drift(reference, current, correction="none")
-    assert set(bonferroni.drifted_features) <= set(fdr.drifted_features) <= set(none.drifted_features)
+    assert (set(bonferroni.drifted_features) <= set(fdr.drifted_features)
+            <= set(none.drifted_features))
     assert len(fdr.drifted_features) > len(bonferroni.drifted_features)
 
 
