@@ -66,9 +66,12 @@ def main():
     attacks = [("FGSM", fgsm(model, x, y, eps=EPS)),
                ("PGD", pgd(model, x, y, eps=EPS, steps=40, seed=0)),
                ("CW-L2", carlini_wagner_l2(model, x, y)),
-               ("adaptive PGD (lambda=1)", adaptive_pgd(detector, x, y, eps=EPS, seed=0)),
-               ("adaptive PGD (lambda=5)", adaptive_pgd(detector, x, y, eps=EPS,
-                                                        detector_weight=5.0, seed=0))]
+               ("adaptive PGD (1 target, 40 steps)",
+                adaptive_pgd(detector, x, y, eps=EPS, targets=1, steps=40, seed=0)),
+               ("adaptive PGD (defaults: 3 targets, 100 steps)",
+                adaptive_pgd(detector, x, y, eps=EPS, seed=0)),
+               ("adaptive PGD (9 targets, 100 steps)",
+                adaptive_pgd(detector, x, y, eps=EPS, targets=9, seed=0))]
     for name, x_adv in attacks:
         fooled = np.argmax(model.predict(np.asarray(x_adv), verbose=0), -1) != y
         flags, _ = detector.detect(np.asarray(x_adv))

@@ -6,7 +6,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mlsec import _validation as v
-from keras_mlsec.defenses._bpda import straight_through
+from keras_mlsec.defenses._adaptive import adaptive_pgd, squeezing_score  # noqa: F401 (re-export)
 
 
 def _default_squeezers(input_shape):
@@ -82,10 +82,8 @@ class FeatureSqueezingDetector:
 
     def _scores_graph(self, x):
         """Per-example score tensor (differentiable through BPDA squeezers)."""
-        probs = tf.nn.softmax(self._logits_fn(x))
-        distances = [tf.reduce_sum(tf.abs(probs - tf.nn.softmax(self._logits_fn(s(x)))), axis=-1)
-                     for s in self.squeezers]
-        return tf.reduce_max(tf.stack(distances, axis=0), axis=0)
+        return squeezing_score(tf.stack([self._logits_fn(x)]
+                                        + [self._logits_fn(s(x)) for s in self.squeezers], axis=0))
 
     def score(self, x):
         """Detector scores of `x` (float64 array, one per example, in [0, 2])."""
@@ -141,85 +139,3 @@ class FeatureSqueezingDetector:
     def __repr__(self):
         return (f"FeatureSqueezingDetector(squeezers={self.squeezers!r}, "
                 f"threshold={self.threshold!r})")
-
-
-def adaptive_pgd(detector, x, y, *, eps, detector_weight=1.0, confidence=2.0, steps=40,
-                 step_size=None, norm="linf", clip=(0.0, 1.0), batch_size=256, seed=None):
-    """PGD against a classifier and its `FeatureSqueezingDetector` at once.
-
-    Ascends `-max(margin(x') + confidence, 0) - detector_weight * score(x')`,
-    where margin is the true-class logit minus the best other logit (the
-    Carlini-Wagner hinge; a capped stand-in for the cross-entropy, so that
-    once the example is misclassified the detector term drives the search):
-    the example should be misclassified and keep its prediction when
-    squeezed, so that the detector does not flag it. The squeezers are differentiated through
-    BPDA (straight-through), and the loop is the shared in-graph PGD of
-    `keras_mlsec.attacks._in_graph.perturb` with a random start.
-
-    Args:
-        detector: a `FeatureSqueezingDetector` (fitted or not).
-        x: inputs inside `clip`.
-        y: true labels (sparse or one-hot).
-        eps: perturbation budget (> 0) in `norm`.
-        detector_weight: lambda, weight of the detector score in the objective (>= 0).
-        confidence: logit margin past the decision boundary the hinge asks for (>= 0).
-        steps: PGD steps.
-        step_size: step length; default `2.5 * eps / steps`.
-        norm: "linf" or "l2".
-        clip: `(min, max)` input domain, or None.
-        batch_size: examples per batch.
-        seed: seed of the random start.
-
-    Returns:
-        A float32 array of adversarial examples shaped like `x`.
-
-    Raises:
-        TypeError: when `detector` is not a `FeatureSqueezingDetector`.
-        ValueError: for bad budgets, inputs or labels.
-
-    Example:
-        >>> x_adv = adaptive_pgd(detector, x, y, eps=0.1, detector_weight=2.0)
-
-    Reference:
-        Carlini and Wagner, "Adversarial Examples Are Not Easily Detected:
-        Bypassing Ten Detection Methods", AISec 2017.
-    """
-    from keras_mlsec.attacks import _gradients as g
-    from keras_mlsec.attacks import _in_graph
-    from keras_mlsec.attacks.base import check_common, make_generator, num_classes_of
-
-    if not isinstance(detector, FeatureSqueezingDetector):
-        raise TypeError("Expected `detector` to be a FeatureSqueezingDetector. "
-                        f"Received: detector of type {type(detector).__name__}")
-    p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
-                     step_size=step_size, seed=seed)
-    weight = v.check_non_negative(detector_weight, "detector_weight")
-    confidence = v.check_non_negative(confidence, "confidence")
-    x = v.check_inputs(x, model=detector.model, clip=p["clip"])
-    logits_fn = detector._logits_fn
-    labels = v.check_labels(y, len(x), num_classes_of(detector.model, logits_fn, x))
-    squeezers = [straight_through(s) for s in detector._ready_squeezers(x)]
-    step = p.get("step_size") or (2.5 * p["eps"] / p["steps"] if p["eps"] > 0 else 1.0)
-
-    def stacked_logits(xb):  # [clean logits, squeezed logits...] along a new first axis
-        return tf.stack([logits_fn(xb)] + [logits_fn(s(xb)) for s in squeezers], axis=0)
-
-    def objective(labels_b, stacked):
-        probs = tf.nn.softmax(stacked)
-        score = tf.reduce_max(tf.reduce_sum(tf.abs(probs[1:] - probs[:1]), axis=-1), axis=0)
-        # Capped margin loss: once misclassified by `confidence`, only the detector term counts.
-        hinges = [tf.nn.relu(g.margin(labels_b, stacked[k]) + confidence)
-                  for k in range(len(squeezers) + 1)]
-        return -tf.add_n(hinges) - weight * score
-
-    generator = make_generator(seed)
-
-    @tf.function(reduce_retracing=True)
-    def run(xb, yb):
-        return _in_graph.perturb(stacked_logits, xb, yb, eps=p["eps"], norm=p["norm"],
-                                 step_size=step, steps=p["steps"], clip=p["clip"],
-                                 random=generator, loss_fn=objective)
-
-    parts = [run(tf.constant(x[i:i + p["batch_size"]]), tf.constant(labels[i:i + p["batch_size"]]))
-             .numpy() for i in range(0, len(x), p["batch_size"])]
-    return np.concatenate(parts).astype(np.float32)

@@ -49,16 +49,37 @@ def test_detects_most_fgsm_and_pgd_adversarials():
         assert rate >= 0.6
 
 
-def test_adaptive_attack_lowers_the_detection_rate():
+def _undetected_success(detector, model, x_adv, y):
+    fooled = np.argmax(model.predict(np.asarray(x_adv), verbose=0), -1) != y
+    flags, _ = detector.detect(x_adv)
+    return float(np.mean(fooled & ~flags))
+
+
+def test_adaptive_attack_bypasses_the_detector_far_more_often_than_pgd():
     model, x, y = _setup()
     detector = _fitted(model, x)
-    xt, yt = x[200:], y[200:]
-    naive, _ = _detected_share(detector, model, pgd(model, xt, yt, eps=EPS, steps=20, seed=0), yt)
-    x_adv = adaptive_pgd(detector, xt, yt, eps=EPS, detector_weight=1.0, steps=20, seed=0)
-    assert x_adv.shape == xt.shape and np.abs(x_adv - xt).max() <= EPS + 1e-6
-    adaptive, fooled = _detected_share(detector, model, x_adv, yt)
-    assert fooled.mean() > 0.5
-    assert adaptive < naive
+    xt, yt = x[200:300], y[200:300]
+    plain = _undetected_success(detector, model, pgd(model, xt, yt, eps=EPS, steps=20, seed=0),
+                                yt)
+    x_adv = adaptive_pgd(detector, xt, yt, eps=EPS, targets=1, steps=60, seed=0)
+    assert x_adv.shape == xt.shape and x_adv.dtype == np.float32
+    assert np.abs(x_adv - xt).max() <= EPS + 1e-6
+    assert 0.0 <= x_adv.min() and x_adv.max() <= 1.0
+    adaptive = _undetected_success(detector, model, x_adv, yt)
+    assert plain <= 0.3  # the detector catches most plain PGD examples...
+    assert adaptive >= 0.5 and adaptive >= plain + 0.3  # ...and few adaptive ones
+
+
+def test_adaptive_attack_l2_one_hot_labels_and_unfitted_detector():
+    model, x, y = _setup()
+    xt, yt = x[200:240], y[200:240]
+    detector = FeatureSqueezingDetector(model)  # not fitted: the lowest score is kept
+    x_adv = adaptive_pgd(detector, xt, np.eye(10)[yt], eps=1.5, norm="l2", steps=10,
+                         targets=2, restarts=2, clip=None, seed=0)
+    norms = np.sqrt(((x_adv - xt) ** 2).reshape(len(xt), -1).sum(-1))
+    assert norms.max() <= 1.5 + 1e-4
+    assert np.mean(np.argmax(model.predict(x_adv, verbose=0), -1) != yt) > 0.5
+    assert detector.threshold is None
 
 
 def test_callable_squeezers_and_flat_inputs():
@@ -88,5 +109,8 @@ def test_bad_inputs():
             detector.fit(x[:10], false_positive_rate=rate)
     with pytest.raises(TypeError, match="FeatureSqueezingDetector"):
         adaptive_pgd(model, x[:4], y[:4], eps=0.1)
-    with pytest.raises(ValueError, match="detector_weight"):
-        adaptive_pgd(detector, x[:4], y[:4], eps=0.1, detector_weight=-1.0)
+    for name, value in (("detector_weight", -1.0), ("confidence", -0.5), ("targets", 0),
+                        ("targets", 10), ("targets", 1.5), ("restarts", 0), ("steps", 0),
+                        ("step_size", 0.0), ("eps", -0.1)):
+        with pytest.raises(ValueError, match=f"Received: {name}="):
+            adaptive_pgd(detector, x[:4], y[:4], **{"eps": 0.1, name: value})
