@@ -9,6 +9,9 @@ batch 128 (32 steps an epoch), one epoch each, L-inf eps `--eps`:
     `model(x_adv, training=True)`, `optimizer.apply`);
   * ours: `AdversarialModel(method="madry", attack=PGD(eps, steps=7)).fit`;
   * ours: `AdversarialModel(method="fgsm_rs", attack=FGSM(eps, rand_init=True)).fit`;
+  * plain fit, madry and fgsm_rs once more, each a second model fed a plain
+    `tf.data.Dataset` (shuffle, batch, autotuning off; see `fit_epoch_dataset`)
+    instead of the NumPy arrays (the hand-written loop slices NumPy itself);
   * ART 1.20.1 `AdversarialTrainerMadryPGD` (PGD-7, `TensorFlowV2Classifier`
     with an Adam optimizer), on `--art-n` examples (default 1,024: ART is
     slow) and scaled to 4,096 linearly (its cost is per batch). ART's PGD
@@ -26,10 +29,11 @@ integer offset in [-2, 2] pixels in each direction (zero fill).
 Strength: a PGD-7 adversarially trained CNN (`--train-epochs` epochs on
 the 4,096 tiled examples, eps `--eps`) is saved to a `.keras` file and loaded
 back; on the first `--eval-n` test images (default 200) it is evaluated at
-eps by `keras_mlsec.evaluate_robustness(attacks=["pgd", "apgd", "square"],
-attack_params={"pgd": {"steps": 40, "restarts": 2}})` (worst case over the
-three) and by ART 1.20.1 `AutoAttack` (standard set: APGD-CE and APGD-DLR,
-100 steps x 5 restarts, DeepFool, Square 5,000 queries x 5 restarts;
+eps by `keras_mlsec.evaluate_robustness(attacks=["pgd", "apgd", APGD(loss="dlr"),
+"square"], attack_params={"pgd": {"steps": 40, "restarts": 2}})` (worst case over
+the four; "apgd_2" in the output is the DLR-loss APGD, as in AutoAttack)
+and by ART 1.20.1 `AutoAttack` (standard set: APGD-CE and APGD-DLR, 100
+steps x 5 restarts, DeepFool, Square 5,000 queries x 5 restarts;
 `eps_step` = 2 * eps, the APGD paper's first step) on the same images.
 Target: our worst-case robust accuracy <= ART's + 1 percentage point (a
 weaker evaluation would overstate robustness).
@@ -53,7 +57,7 @@ import tensorflow as tf  # noqa: E402
 
 import keras  # noqa: E402
 import keras_mlsec as km  # noqa: E402
-from keras_mlsec.attacks import FGSM, PGD  # noqa: E402
+from keras_mlsec.attacks import APGD, FGSM, PGD  # noqa: E402
 from keras_mlsec.datasets import load_digits, reference_model  # noqa: E402
 from keras_mlsec.training import AdversarialModel  # noqa: E402
 
@@ -129,6 +133,21 @@ def hand_written_pgd_loop(x, y, eps, steps, batch_size, seed=0):
     return epoch, model
 
 
+def fit_epoch_dataset(model, x, y, batch_size):
+    """`fit` on a plain tf.data pipeline (shuffle, batch; tf.data autotuning off).
+
+    Keras feeds NumPy arrays through a pipeline with an autotuned parallel map
+    and prefetch; on 2 shared cores its background threads sometimes slow a
+    compute-bound epoch by about 1.4x, so both input paths are timed.
+    """
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    options.threading.private_threadpool_size = 1
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x)).batch(batch_size)
+    dataset = dataset.with_options(options)
+    return lambda: model.fit(dataset, epochs=1, verbose=0)
+
+
 def adversarial_model(attack, method, seed=0):
     robust = AdversarialModel(cnn(seed), attack=attack, method=method, seed=seed)
     return compile_plain(robust)
@@ -159,11 +178,20 @@ def cost(args, x, y, x_test, y_test):
     hand_epoch, hand_model = hand_written_pgd_loop(x, y, eps, steps, bs)
     ours_pgd = adversarial_model(PGD(eps=eps, steps=steps), "madry")
     ours_fgsm = adversarial_model(FGSM(eps=eps, rand_init=True), "fgsm_rs")
+    ours_pgd_data = adversarial_model(PGD(eps=eps, steps=steps), "madry")
+    plain_data = compile_plain(cnn())
+    ours_fgsm_data = adversarial_model(FGSM(eps=eps, rand_init=True), "fgsm_rs")
     runners = {
         "plain model.fit": (fit_epoch(plain, x, y, bs), plain, len(x)),
         "hand-written PGD-7 loop": (hand_epoch, hand_model, len(x)),
         "ours: AdversarialModel madry PGD-7": (fit_epoch(ours_pgd, x, y, bs), ours_pgd, len(x)),
         "ours: AdversarialModel fgsm_rs": (fit_epoch(ours_fgsm, x, y, bs), ours_fgsm, len(x)),
+        "plain model.fit, tf.data input": (fit_epoch_dataset(plain_data, x, y, bs), plain_data,
+                                           len(x)),
+        "ours: madry PGD-7, tf.data input": (fit_epoch_dataset(ours_pgd_data, x, y, bs),
+                                             ours_pgd_data, len(x)),
+        "ours: fgsm_rs, tf.data input": (fit_epoch_dataset(ours_fgsm_data, x, y, bs),
+                                         ours_fgsm_data, len(x)),
     }
     if args.art:
         art_n = min(args.art_n, len(x))
@@ -194,13 +222,18 @@ def cost(args, x, y, x_test, y_test):
         acc = "" if model is None else f"   clean test acc {accuracy(model, x_test, y_test):.3f}"
         print(f"  {name:<42} {seconds[name]:7.2f} s/epoch  "
               f"{seconds[name] / unit:5.2f}x plain fit{note}{acc}")
+        print(f"    {'epochs (s):':<40} {' '.join(f'{t:.2f}' for t in samples[name])}")
     hand = seconds["hand-written PGD-7 loop"]
-    r1 = seconds["ours: AdversarialModel madry PGD-7"] / hand
-    r2 = seconds["ours: AdversarialModel fgsm_rs"] / unit
-    print(f"ours PGD-7 / hand-written PGD-7 loop = {r1:.2f}x (target <= 1.1x: "
-          f"{'met' if r1 <= 1.1 else 'MISSED'})")
-    print(f"ours fgsm_rs / plain fit = {r2:.2f}x (target <= 2.3x: "
-          f"{'met' if r2 <= 2.3 else 'MISSED'})")
+    for label, suffix, plain_name in (("NumPy input", "", "plain model.fit"),
+                                      ("tf.data input", ", tf.data input",
+                                       "plain model.fit, tf.data input")):
+        pgd_name = "ours: madry PGD-7" + suffix if suffix else "ours: AdversarialModel madry PGD-7"
+        fgsm_name = "ours: fgsm_rs" + suffix if suffix else "ours: AdversarialModel fgsm_rs"
+        r1 = seconds[pgd_name] / hand
+        r2 = seconds[fgsm_name] / seconds[plain_name]
+        print(f"{label}: ours PGD-7 / hand-written PGD-7 loop = {r1:.2f}x (target <= 1.1x: "
+              f"{'met' if r1 <= 1.1 else 'MISSED'}); ours fgsm_rs / plain fit = {r2:.2f}x "
+              f"(target <= 2.3x: {'met' if r2 <= 2.3 else 'MISSED'})")
     art_name = "ART 1.20.1 AdversarialTrainerMadryPGD"
     if art_name in seconds:
         ours_pgd = seconds["ours: AdversarialModel madry PGD-7"]
@@ -253,7 +286,8 @@ def strength(args, x, y, x_test, y_test):
     xe, ye = x_test[:args.eval_n], y_test[:args.eval_n]
 
     start = time.perf_counter()
-    report = km.evaluate_robustness(model, xe, ye, attacks=["pgd", "apgd", "square"], eps=eps,
+    attacks = ["pgd", "apgd", APGD(eps=eps, loss="dlr", seed=0), "square"]
+    report = km.evaluate_robustness(model, xe, ye, attacks=attacks, eps=eps,
                                     attack_params={"pgd": {"steps": 40, "restarts": 2}},
                                     verbose=0)
     ours_seconds = time.perf_counter() - start
@@ -283,7 +317,7 @@ def strength(args, x, y, x_test, y_test):
     print(f"  ART 1.20.1 AutoAttack, {label} ({art_seconds:.1f} s): robust accuracy "
           f"{art_acc:.3f}  max |delta| {linf:.4f}")
     print(f"    examples fooled first by each ART attack: {found}")
-    for name in ("pgd", "apgd", "square"):
+    for name in ("pgd", "apgd", "apgd_2", "square"):
         row = next(r for r in report.results if r["attack"] == name)
         print(f"    {name}: {row['num_robust']} robust of {len(xe)}")
     art_robust = np.argmax(model.predict(x_adv, verbose=0), -1) == ye

@@ -92,6 +92,25 @@ def test_perturbation_stays_within_eps_and_clip(norm, eps):
     assert x_adv.numpy().min() >= 0.0 and x_adv.numpy().max() <= 1.0
 
 
+def test_unrolled_and_while_loop_perturbations_agree(monkeypatch):
+    from keras_mlsec.attacks import _in_graph
+
+    model = _tiny_linear()
+    x = tf.constant(np.random.default_rng(1).uniform(0, 1, (8, 4)), tf.float32)
+    labels = tf.constant(np.arange(8) % 3)
+
+    def run():
+        return tf.function(lambda x: perturb(g.logits_function(model), x, labels, eps=0.2,
+                                             norm="linf", step_size=0.03, steps=7,
+                                             clip=(0.0, 1.0)))(x).numpy()
+
+    unrolled = run()
+    monkeypatch.setattr(_in_graph, "UNROLL_MAX_STEPS", 0)
+    looped = run()
+    np.testing.assert_allclose(unrolled, looped, atol=1e-6)
+    assert np.abs(unrolled - x.numpy()).max() > 0.1  # several steps were taken
+
+
 def test_sparse_labels_accept_one_hot_and_column_labels():
     np.testing.assert_array_equal(sparse_labels(tf.constant([[0, 0, 1], [1, 0, 0]])), [2, 0])
     np.testing.assert_array_equal(sparse_labels(tf.constant([[2], [1]])), [2, 1])
