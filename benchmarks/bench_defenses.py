@@ -59,7 +59,8 @@ def main():
 
     detector = FeatureSqueezingDetector(model).fit(x_test[:200], false_positive_rate=0.05)
     flags, _ = detector.detect(x)
-    print(f"\n## FeatureSqueezingDetector (squeezers {[type(s).__name__ for s in detector.squeezers]},"
+    names = [type(s).__name__ for s in detector.squeezers]
+    print(f"\n## FeatureSqueezingDetector (squeezers {names},"
           f" FPR target 5%, measured on held-out clean: {np.mean(flags):.1%})\n")
     print("| attack | attack success | detected (of successful) | success and undetected |\n"
           "|---|---:|---:|---:|")

@@ -20,6 +20,7 @@ from keras_mlsec.defenses.randomized_smoothing import RandomizedSmoothing, certi
 __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmoothing",
            "certify"]
 
-from keras_mlsec.defenses.squeezing_detector import FeatureSqueezingDetector, adaptive_pgd  # noqa: E402
+from keras_mlsec.defenses.squeezing_detector import (  # noqa: E402
+    FeatureSqueezingDetector, adaptive_pgd)
 
 __all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]
