@@ -6,12 +6,14 @@ Run: .venv/bin/python benchmarks/bench_defenses.py   (28x28 digits, small MLP, a
 import keras
 import numpy as np
 
-from keras_mlsec.attacks import carlini_wagner_l2, fgsm, pgd
+from keras_mlsec.attacks import PGD, carlini_wagner_l2, fgsm, pgd
 from keras_mlsec.datasets import load_digits, reference_model
 from keras_mlsec.defenses import (FeatureSqueezing, FeatureSqueezingDetector, JPEGCompression,
                                   MedianFilter, RandomizedSmoothing, adaptive_pgd)
+from keras_mlsec.training import AdversarialModel
 
 EPS, N = 0.1, 200
+AT_EPOCHS = 20
 
 
 class NaiveSqueezing(FeatureSqueezing):
@@ -56,6 +58,15 @@ def main():
     eot_acc = accuracy(smooth, pgd(smooth, x, y, eps=EPS, seed=0, eot_samples=10), y)
     print(f"| RandomizedSmoothing(0.25), one noise draw | {accuracy(smooth, x, y):.1%} | "
           f"{single:.1%} (1 sample) | {eot_acc:.1%} (EOT 10) |")
+    robust = AdversarialModel(reference_model("mlp", x_train.shape[1:], 10, seed=0,
+                                              compile=False),
+                              attack=PGD(eps=EPS, steps=7), seed=0)
+    robust.compile(optimizer="adam", metrics=["accuracy"],
+                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    robust.fit(x_train, y_train, epochs=AT_EPOCHS, batch_size=64, verbose=0)
+    print(f"| AdversarialModel PGD-7, {AT_EPOCHS} epochs (no preprocessing) | "
+          f"{accuracy(robust, x, y):.1%} | - | "
+          f"{accuracy(robust, pgd(robust, x, y, eps=EPS, seed=0), y):.1%} |")
 
     detector = FeatureSqueezingDetector(model).fit(x_test[:200], false_positive_rate=0.05)
     flags, _ = detector.detect(x)
