@@ -165,7 +165,8 @@ def run_demo(args):
 
     from keras_mlsec import attacks as attack_lib
     from keras_mlsec.datasets import load_digits, reference_model
-    from keras_mlsec.evaluation.robustness import _accepted, evaluate_robustness
+    from keras_mlsec.evaluation._attack_specs import _accepted
+    from keras_mlsec.evaluation.robustness import evaluate_robustness
 
     epochs = args.epochs or (2 if args.quick else 10)
     keras.utils.set_random_seed(args.seed)
