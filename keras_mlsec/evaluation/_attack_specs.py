@@ -5,9 +5,6 @@ import inspect
 
 from keras_mlsec import _validation as v
 
-# Arguments of the call handed to every attack whose constructor accepts them.
-_SHARED = ("norm", "clip", "batch_size", "seed")
-
 
 def _eot_override(attack, eot):
     """`{"eot_samples": eot}` for an attack that takes it and was not given its own."""
