@@ -25,7 +25,11 @@ from keras_mlsec.integrity import (IntegrityError, generate_keypair,  # noqa: E4
 
 
 def main():
-    work = pathlib.Path(tempfile.mkdtemp(prefix="sign_and_verify_"))
+    with tempfile.TemporaryDirectory(prefix="sign_and_verify_") as folder:
+        run(pathlib.Path(folder))  # the private key is removed with the folder
+
+
+def run(work):
     private_key, public_key = generate_keypair(work / "keys")
     (x_train, y_train), (x_test, y_test) = load_digits(image_size=8, seed=0)
     model = keras.Sequential([keras.Input(x_train.shape[1:]), keras.layers.Flatten(),
