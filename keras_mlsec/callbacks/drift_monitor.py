@@ -5,9 +5,8 @@ import warnings
 import keras
 import numpy as np
 
+from keras_mlsec.callbacks import _drift_features as _features
 from keras_mlsec.monitoring import drift as _drift
-
-_REDUCTIONS = ("columns", "max_probability", "class")
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")
@@ -94,7 +93,7 @@ class DriftMonitor(keras.callbacks.Callback):
         self.test = _drift.check_test(test)
         self.alpha = _drift.check_alpha(alpha)
         self.correction = _drift.check_correction(correction)
-        if reduce is not None and (on != "predictions" or reduce not in _REDUCTIONS):
+        if reduce is not None and (on != "predictions" or reduce not in _features.REDUCTIONS):
             raise ValueError(
                 'Expected `reduce` to be None, "columns", "max_probability" or "class", and only '
                 f'with on="predictions". Received: reduce={reduce!r} with on={on!r}')
@@ -159,15 +158,8 @@ class DriftMonitor(keras.callbacks.Callback):
         if self.on == "inputs":
             flat = x.reshape(len(x), -1)
             return flat, [f"input_{j}" for j in range(flat.shape[1])]
-        model = self._get_feature_model()
-        outputs = np.concatenate([
-            np.asarray(model.predict_on_batch(x[start:start + self.batch_size]))
-            for start in range(0, len(x), self.batch_size)])
-        outputs = outputs.reshape(len(outputs), -1)
-        if self.on != "predictions":
-            prefix = self.on[len("layer:"):]
-            return outputs, [f"{prefix}_{j}" for j in range(outputs.shape[1])]
-        return _reduce_outputs(outputs, self._reduction)
+        return _features.model_features(self._get_feature_model(), x, on=self.on,
+                                        reduction=self._reduction, batch_size=self.batch_size)
 
     def _get_feature_model(self):
         model = self.model
@@ -178,25 +170,7 @@ class DriftMonitor(keras.callbacks.Callback):
         if self.on == "predictions":
             return model
         if self._feature_model is None:
-            name = self.on[len("layer:"):]
-            try:
-                layer = model.get_layer(name)
-            except ValueError:
-                names = [layer.name for layer in model.layers]
-                raise ValueError(
-                    f"Expected `on` to name a layer of the model, one of {names}. "
-                    f"Received: on={self.on!r}") from None
-            try:
-                inputs = model.inputs
-            except (AttributeError, ValueError):
-                inputs = None
-            if not inputs:
-                raise ValueError(
-                    f"Expected a functional or built Sequential model for on={self.on!r} (a "
-                    "sub-model up to the layer is built from `model.inputs`). Received: a model "
-                    "without defined inputs; call it on data or use on=\"predictions\".")
-            inputs = inputs[0] if len(inputs) == 1 else inputs
-            self._feature_model = keras.Model(inputs, layer.output)
+            self._feature_model = _features.layer_model(model, self.on)
         return self._feature_model
 
     def _reference_table(self):
@@ -239,16 +213,9 @@ class DriftMonitor(keras.callbacks.Callback):
 
     def _validation_data(self):
         if self._validation_cache is None:
-            try:  # Private Keras state: fit's cached validation iterator.
-                adapter = self.model._eval_epoch_iterator.data_adapter
-                batches, count = [], 0
-                for batch in adapter.get_numpy_iterator():
-                    x = batch[0] if isinstance(batch, (tuple, list)) else batch
-                    batches.append(np.asarray(x))
-                    count += len(batches[-1])
-                    if self.max_samples is not None and count >= self.max_samples:
-                        break
-                self._validation_cache = self._sample(np.concatenate(batches), "data")
+            try:
+                inputs = _features.validation_inputs(self.model, self.max_samples)
+                self._validation_cache = self._sample(inputs, "data")
                 self._check_shape(self._validation_cache, "validation data")
             except Exception:  # noqa: BLE001 - best effort; any failure means "not available".
                 if not self._warned:
@@ -311,23 +278,3 @@ def _positive_int(value, name):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"Expected `{name}` to be an integer >= 1. Received: {name}={value!r}")
     return int(value)
-
-
-def _reduce_outputs(outputs, reduction):
-    """Output columns, the top probability or the predicted class of model outputs."""
-    if reduction == "columns":
-        return outputs, [f"class_{j}" for j in range(outputs.shape[1])]
-    if outputs.shape[1] == 1:
-        p = outputs[:, 0].astype(np.float64)
-        if p.min() < 0 or p.max() > 1:  # Logit of a sigmoid output.
-            p = 1.0 / (1.0 + np.exp(-p))
-        if reduction == "class":
-            return (p > 0.5).astype(np.int64)[:, None], ["predicted_class"]
-        return np.maximum(p, 1 - p)[:, None], ["max_probability"]
-    if reduction == "class":
-        return np.argmax(outputs, axis=1).astype(np.int64)[:, None], ["predicted_class"]
-    probs = outputs.astype(np.float64)
-    if probs.min() < 0 or not np.allclose(probs.sum(axis=1), 1.0, atol=1e-3):  # Logits.
-        probs = np.exp(probs - probs.max(axis=1, keepdims=True))
-        probs /= probs.sum(axis=1, keepdims=True)
-    return probs.max(axis=1)[:, None], ["max_probability"]

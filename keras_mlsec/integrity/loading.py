@@ -6,7 +6,7 @@ import pathlib
 import shutil
 import tempfile
 
-from keras_mlsec.integrity import _files, signing
+from keras_mlsec.integrity import _bundle, _files, signing
 from keras_mlsec.integrity.errors import IntegrityError
 from keras_mlsec.integrity.scanning import _check_allow, scan_fileobj, sort_findings
 
@@ -53,9 +53,9 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
     allow = _check_allow(allow)
     signature_path = (signing.default_signature_path(model_path) if signature_path is None
                       else _files.check_path(signature_path, "signature_path", must_exist=False))
-    expected, _ = signing.read_signed_statement(signature_path, key_path, model_path=model_path)
+    expected, _ = _bundle.read_signed_statement(signature_path, key_path, model_path=model_path)
     data, digests = _read_and_hash(model_path)
-    if not signing.verify_bytes(data, expected=expected, model_path=model_path,
+    if not _bundle.verify_bytes(data, expected=expected, model_path=model_path,
                                 digests=digests):
         _verify_copy(data, expected, model_path)
     findings = [f for f in scan_fileobj(io.BytesIO(data), model_path.name, allow=allow)
@@ -98,8 +98,8 @@ def _verify_copy(data, expected, model_path):
     try:
         copy = pathlib.Path(directory, model_path.name)
         copy.write_bytes(data)
-        actual = signing.hashing_config_for(expected).hash(copy)
-        signing.compare_manifests(actual, expected, model_path)
+        actual = _bundle.hashing_config_for(expected).hash(copy)
+        _bundle.compare_manifests(actual, expected, model_path)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 
