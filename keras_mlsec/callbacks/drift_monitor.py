@@ -5,6 +5,7 @@ import warnings
 import keras
 import numpy as np
 
+from keras_mlsec import _validation as v
 from keras_mlsec.callbacks import _drift_features as _features
 from keras_mlsec.monitoring import drift as _drift
 
@@ -98,16 +99,16 @@ class DriftMonitor(keras.callbacks.Callback):
                 'Expected `reduce` to be None, "columns", "max_probability" or "class", and only '
                 f'with on="predictions". Received: reduce={reduce!r} with on={on!r}')
         self.reduce = reduce
-        self.window_size = _positive_int(window_size, "window_size")
+        self.window_size = v.check_positive_int(window_size, "window_size")
         self.check_every = (None if check_every is None
-                            else _positive_int(check_every, "check_every"))
+                            else v.check_positive_int(check_every, "check_every"))
         if on_drift is not None and not callable(on_drift):
             raise TypeError(
                 f"Expected `on_drift` to be a callable or None. Received: on_drift={on_drift!r}")
         self.on_drift = on_drift
         self.max_samples = (None if max_samples is None
-                            else _positive_int(max_samples, "max_samples"))
-        self.batch_size = _positive_int(batch_size, "batch_size")
+                            else v.check_positive_int(max_samples, "max_samples"))
+        self.batch_size = v.check_positive_int(batch_size, "batch_size")
         self.test_options = dict(test_options or {})
         self.seed = seed
         self.verbose = verbose
@@ -273,8 +274,3 @@ class DriftMonitor(keras.callbacks.Callback):
     def from_config(cls, config):
         return cls(**config)
 
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected `{name}` to be an integer >= 1. Received: {name}={value!r}")
-    return int(value)
