@@ -60,6 +60,18 @@ def check_non_negative(value, name):
     return value
 
 
+def check_choice(value, choices, name, why=""):
+    """Checks that `value` is one of `choices` (shown as given) and returns it.
+
+    `why`, when given, follows the choices in the message, e.g. " (the norm of
+    the ball)".
+    """
+    if value not in choices:
+        raise ValueError(
+            f"Expected `{name}` to be one of {choices}{why}. Received: {name}={value!r}")
+    return value
+
+
 def check_positive(value, name):
     """Checks a finite, strictly positive real number and returns it as float."""
     value = check_non_negative(value, name)

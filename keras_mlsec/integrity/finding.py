@@ -1,5 +1,7 @@
 """One problem reported by the model scanner."""
 
+from keras_mlsec._validation import check_choice
+
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
@@ -22,11 +24,7 @@ class Finding:
     """
 
     def __init__(self, severity, code, message, location=""):
-        if severity not in SEVERITIES:
-            raise ValueError(
-                f"Expected `severity` to be one of {SEVERITIES}. Received: severity={severity!r}"
-            )
-        self.severity = severity
+        self.severity = check_choice(severity, SEVERITIES, "severity")
         self.code = code
         self.message = message
         self.location = location

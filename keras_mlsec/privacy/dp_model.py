@@ -105,10 +105,7 @@ class DPModel(keras.Model):
         self.num_microbatches = (None if num_microbatches is None
                                  else v.check_positive_int(num_microbatches, "num_microbatches"))
         v.check_seed(seed)
-        if clipping not in CLIPPING_MODES:
-            raise ValueError(f"Expected `clipping` to be one of {CLIPPING_MODES}. "
-                             f"Received: clipping={clipping!r}")
-        self.clipping = clipping
+        self.clipping = v.check_choice(clipping, CLIPPING_MODES, "clipping")
         if clipping == "ghost" and model.built:
             self.clipping_path()
         self.seed = seed

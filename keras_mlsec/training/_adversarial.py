@@ -15,21 +15,6 @@ METRICS_ON = ("adversarial", "clean")
 TRADES_INIT_SCALE = 1e-3
 
 
-def check_method(method):
-    if method not in METHODS:
-        raise ValueError(f"Expected `method` to be one of {list(METHODS)}. "
-                         f"Received: method={method!r}")
-    return method
-
-
-def check_metrics_on(metrics_on):
-    if metrics_on not in METRICS_ON:
-        raise ValueError(f"Expected `metrics_on` to be one of {list(METRICS_ON)} (the "
-                         "predictions training metrics describe). "
-                         f"Received: metrics_on={metrics_on!r}")
-    return metrics_on
-
-
 def check_beta(beta):
     if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not beta >= 0 \
             or beta == float("inf"):

@@ -87,13 +87,14 @@ class AdversarialModel(keras.Model):
                             f"Received: model of type {type(model).__name__}")
         v.check_seed(seed)
         self.model = model
-        self.method = adv.check_method(method)
+        self.method = v.check_choice(method, list(adv.METHODS), "method")
         self.attack = attack
         self._settings = adv.attack_settings(adv.check_attack(attack), method)
         self.beta = adv.check_beta(beta)
         self.adversarial_weight = adv.check_adversarial_weight(adversarial_weight)
         self.seed = seed
-        self.metrics_on = adv.check_metrics_on(metrics_on)
+        self.metrics_on = v.check_choice(metrics_on, list(adv.METRICS_ON), "metrics_on",
+                                         " (the predictions training metrics describe)")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.adversarial_loss_tracker = keras.metrics.Mean(name="adversarial_loss")
         if model.built:
