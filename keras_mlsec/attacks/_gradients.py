@@ -112,13 +112,10 @@ def dlr_loss(labels, logits, targets=None):
     Targeted (`targets` given): -(z_y - z_t) / (z_pi1 - (z_pi3 + z_pi4) / 2).
     Higher means closer to (or further past) misclassification.
     """
-    num_classes = tf.shape(logits)[-1]
     sorted_logits = tf.sort(logits, axis=-1, direction="DESCENDING")
-    true_logit = tf.gather(logits, labels, batch_dims=1)
     if targets is None:
-        other = tf.reduce_max(logits - 1e9 * tf.one_hot(labels, num_classes), axis=-1)
-        denominator = sorted_logits[:, 0] - sorted_logits[:, 2] + 1e-12
-        return -(true_logit - other) / denominator
+        return -margin(labels, logits) / (sorted_logits[:, 0] - sorted_logits[:, 2] + 1e-12)
+    true_logit = tf.gather(logits, labels, batch_dims=1)
     target_logit = tf.gather(logits, targets, batch_dims=1)
     denominator = sorted_logits[:, 0] - 0.5 * (sorted_logits[:, 2] + sorted_logits[:, 3]) + 1e-12
     return -(true_logit - target_logit) / denominator

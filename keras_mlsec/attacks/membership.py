@@ -28,7 +28,9 @@ import warnings
 import numpy as np
 
 from keras_mlsec import _validation as v
+from keras_mlsec.attacks import _gradients as g
 from keras_mlsec.attacks import _membership_scores as s
+from keras_mlsec.attacks.base import num_classes_of
 from keras_mlsec.attacks.membership_report import MembershipReport
 
 METHODS = ("threshold", "loss", "entropy", "shadow", "lira")
@@ -50,13 +52,6 @@ def _check_method(method):
     if key not in METHODS:
         raise ValueError(f"Expected `method` in {list(METHODS)}. Received: method={method!r}")
     return key
-
-
-def _num_classes(model, x, batch_size):
-    shape = getattr(model, "output_shape", None)
-    if isinstance(shape, tuple) and shape and shape[-1] is not None:
-        return int(shape[-1])
-    return int(s.predict_logits(model, x[:1], batch_size).shape[-1])
 
 
 def membership_inference(model, members, non_members, *, method="threshold", shadow_data=None,
@@ -105,7 +100,7 @@ def membership_inference(model, members, non_members, *, method="threshold", sha
     method = _check_method(method)
     batch_size = v.check_positive_int(batch_size, "batch_size")
     members = _check_pair(members, model, "members")
-    num_classes = _num_classes(model, members[0], batch_size)
+    num_classes = num_classes_of(model, g.logits_function(model), members[0])
     v.check_labels(members[1], len(members[0]), num_classes, name="members[1]")
     non_members = _check_pair(non_members, model, "non_members", num_classes)
     config = {"method": method, "batch_size": batch_size}
