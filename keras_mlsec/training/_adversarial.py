@@ -31,7 +31,7 @@ def check_adversarial_weight(weight):
 
 
 def check_attack(attack):
-    """Checks the training attack and returns its config (eps, norm, clip, ...)."""
+    """Checks the training attack and returns its config, norm and clip normalised."""
     if not isinstance(attack, Attack):
         raise TypeError("Expected `attack` to be a keras_mlsec attack object such as "
                         f"keras_mlsec.attacks.PGD(eps=0.1). Received: attack={v._short(attack)} "
@@ -53,11 +53,11 @@ def check_attack(attack):
     if checked["eps"] <= 0:
         raise ValueError("Expected an `attack` with eps > 0 (eps=0 trains on clean inputs "
                          f"only). Received: attack={attack!r}")
-    return config
+    return {**config, "norm": checked["norm"], "clip": checked["clip"]}
 
 
 def attack_settings(config, method):
-    """Settings of the in-graph perturbation for `method`, from an attack config.
+    """Settings of the in-graph perturbation for `method`, from `check_attack`'s config.
 
     - "madry": the attack's steps (1 for FGSM), random start and step size
       (default 2.5 * eps / steps, as PGD).
@@ -78,9 +78,8 @@ def attack_settings(config, method):
         rand_init, init_scale = True, TRADES_INIT_SCALE
     if step_size is None:
         step_size = 2.5 * eps / steps if steps > 1 else eps * (1.25 if rand_init else 1.0)
-    clip = v.check_clip(config.get("clip", (0.0, 1.0)))
     return dict(eps=eps, norm=config["norm"], step_size=float(step_size), steps=steps,
-                rand_init=rand_init, init_scale=init_scale, clip=clip)
+                rand_init=rand_init, init_scale=init_scale, clip=config["clip"])
 
 
 def adversarial_batch(model, x, y, settings, method, random):

@@ -111,6 +111,17 @@ def test_unrolled_and_while_loop_perturbations_agree(monkeypatch):
     assert np.abs(unrolled - x.numpy()).max() > 0.1  # several steps were taken
 
 
+@pytest.mark.parametrize("norm", ["L2", 2, "LINF", np.inf])
+def test_attack_norm_spellings_are_accepted(norm):
+    (x_train, y_train), _ = digits()
+    base = reference_model("mlp", x_train.shape[1:], 10, seed=0, compile=False)
+    model = AdversarialModel(base, attack=PGD(eps=0.3, norm=norm, steps=2), seed=0)
+    assert model._settings["norm"] in ("l2", "linf")
+    model.compile(optimizer="adam", loss=LOSS)
+    history = model.fit(x_train[:128], y_train[:128], epochs=1, batch_size=64, verbose=0)
+    assert np.isfinite(history.history["loss"][-1])
+
+
 def test_sparse_labels_accept_one_hot_and_column_labels():
     np.testing.assert_array_equal(sparse_labels(tf.constant([[0, 0, 1], [1, 0, 0]])), [2, 0])
     np.testing.assert_array_equal(sparse_labels(tf.constant([[2], [1]])), [2, 1])
