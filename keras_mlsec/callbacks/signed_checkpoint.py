@@ -1,5 +1,6 @@
 """`ModelCheckpoint` that signs every file it writes, atomically."""
 
+import math
 import os
 import pathlib
 
@@ -97,7 +98,7 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
         facts = dict(self.metadata or {})
         facts["checkpoint"] = {
             "epoch": epoch + 1, "batch": None if batch is None else batch + 1,
-            "logs": {k: float(v) for k, v in (logs or {}).items() if _is_scalar(v)}}
+            "logs": {k: _json_number(v) for k, v in (logs or {}).items() if _is_scalar(v)}}
         self._write_signed(pathlib.Path(filepath), facts)
         if self.verbose > 0:
             keras.utils.io_utils.print_msg(
@@ -178,6 +179,12 @@ def _link_or_copy(source, target):
 def _fsync_file(path):
     with open(path, "rb") as handle:
         os.fsync(handle.fileno())
+
+
+def _json_number(value):
+    """`float(value)`, or its text ("nan", "inf") where JSON has no such number."""
+    number = float(value)
+    return number if math.isfinite(number) else str(number)
 
 
 def _is_scalar(value):

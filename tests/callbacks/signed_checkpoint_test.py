@@ -45,6 +45,15 @@ def test_fit_writes_signed_checkpoints_with_epoch_metadata(tmp_path, keys):
     assert leftovers == []
 
 
+def test_non_finite_logs_are_signed_as_text_instead_of_stopping_fit(tmp_path, keys):
+    path = tmp_path / "ckpt-{epoch}.keras"
+    callback = SignedModelCheckpoint(str(path), private_key=keys[0], monitor="loss")
+    callback.set_model(_model())
+    callback.on_epoch_end(0, {"loss": float("nan"), "val_loss": float("inf"), "accuracy": 0.5})
+    logs = verify_model(tmp_path / "ckpt-1.keras", public_key=keys[1])["checkpoint"]["logs"]
+    assert logs == {"loss": "nan", "val_loss": "inf", "accuracy": 0.5}
+
+
 def test_save_best_only_keeps_one_verified_pair(tmp_path, keys):
     x, y = _data()
     path = tmp_path / "best.keras"
