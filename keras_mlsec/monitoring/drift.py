@@ -24,12 +24,11 @@ import numpy as np
 
 from keras_mlsec.monitoring.drift_report import DriftReport
 from keras_mlsec.monitoring.statistics import _factorize
-from keras_mlsec.monitoring.statistics import adjust_p_values
+from keras_mlsec.monitoring.statistics import adjust_p_values, check_correction
 from keras_mlsec.monitoring.statistics import mmd_test
 from keras_mlsec.monitoring.statistics import population_stability_index
 
 TESTS = ("ks", "psi", "chi2", "mmd")
-CORRECTIONS = ("bonferroni", "fdr", "none")
 PSI_THRESHOLDS = {"moderate": 0.1, "significant": 0.25}
 CATEGORICAL_MAX_LEVELS = 20
 CHI2_MAX_FLOAT_LEVELS = 100
@@ -41,17 +40,6 @@ def check_test(test, name="test"):
         return test.lower()
     raise ValueError(
         f'Expected `{name}` to be one of "ks", "psi", "chi2" or "mmd". Received: {name}={test!r}')
-
-
-def check_correction(correction, name="correction"):
-    """Returns the multiple-testing correction name ("bonferroni", "fdr" or "none")."""
-    if correction is None:
-        return "none"
-    if isinstance(correction, str) and correction.lower() in CORRECTIONS:
-        return correction.lower()
-    raise ValueError(
-        f'Expected `{name}` to be "bonferroni", "fdr" (Benjamini-Hochberg) or "none". '
-        f"Received: {name}={correction!r}")
 
 
 def check_alpha(alpha, name="alpha"):
@@ -231,7 +219,7 @@ def detect_drift(reference, current, *, test="ks", alpha=0.05, correction="bonfe
                 f"Received: psi_threshold={psi_threshold!r}")
         details = {"bins": int(bins), "psi_threshold": float(psi_threshold),
                    "thresholds": dict(PSI_THRESHOLDS)}
-    categorical = is_categorical(ref) or is_categorical(cur)
+    categorical = test == "psi" and (is_categorical(ref) or is_categorical(cur))
     statistics, p_values = _per_feature(test, ref, cur, int(bins), categorical)
     if test == "psi":
         adjusted = [None] * len(statistics)

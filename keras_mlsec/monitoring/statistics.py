@@ -8,7 +8,7 @@ import numpy as np
 
 MMD_MAX_SAMPLES = 2000
 _PSI_FLOOR = 1e-4
-_CORRECTIONS = ("bonferroni", "fdr", "none")
+CORRECTIONS = ("bonferroni", "fdr", "none")
 
 
 def _factorize(reference, current):
@@ -68,6 +68,17 @@ def population_stability_index(reference, current, *, bins=10, categorical=False
     return float(np.sum((q - p) * np.log(q / p)))
 
 
+def check_correction(correction, name="correction"):
+    """Returns the multiple-testing correction name ("bonferroni", "fdr" or "none")."""
+    if correction is None:
+        return "none"
+    if isinstance(correction, str) and correction.lower() in CORRECTIONS:
+        return correction.lower()
+    raise ValueError(
+        f'Expected `{name}` to be "bonferroni", "fdr" (Benjamini-Hochberg) or "none". '
+        f"Received: {name}={correction!r}")
+
+
 def adjust_p_values(p_values, correction="bonferroni"):
     """Multiple-testing adjusted p-values.
 
@@ -84,13 +95,7 @@ def adjust_p_values(p_values, correction="bonferroni"):
         >>> adjust_p_values([0.01, 0.04], "fdr")
         array([0.02, 0.04])
     """
-    if correction is None:
-        correction = "none"
-    if not (isinstance(correction, str) and correction.lower() in _CORRECTIONS):
-        raise ValueError(
-            f'Expected `correction` to be "bonferroni", "fdr" or "none". '
-            f"Received: correction={correction!r}")
-    correction = correction.lower()
+    correction = check_correction(correction)
     p = np.asarray(p_values, dtype=np.float64).ravel()
     m = len(p)
     if correction == "none" or m == 0:
