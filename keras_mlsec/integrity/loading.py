@@ -58,14 +58,14 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
     if not _bundle.verify_bytes(data, expected=expected, model_path=model_path,
                                 digests=digests):
         _verify_copy(data, expected, model_path)
-    findings = [f for f in scan_fileobj(io.BytesIO(data), model_path.name, allow=allow)
-                if f.blocking]
+    findings = sort_findings([f for f in scan_fileobj(io.BytesIO(data), model_path.name,
+                                                      allow=allow) if f.blocking])
     if findings:
-        listing = "\n  ".join(str(f) for f in sort_findings(findings))
+        listing = "\n  ".join(str(f) for f in findings)
         raise IntegrityError(
             f"Refusing to load '{model_path}': the signature is valid but the scan found "
             f"{len(findings)} high-severity problem(s):\n  {listing}",
-            reason="unsafe_model", path=model_path, findings=sort_findings(findings))
+            reason="unsafe_model", path=model_path, findings=findings)
     if not model_path.name.endswith(".keras"):
         raise IntegrityError(f"Refusing to load '{model_path}': only `.keras` archives are "
                              "loaded (rename a Keras v3 archive to end in .keras)",
