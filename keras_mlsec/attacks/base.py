@@ -65,10 +65,15 @@ def num_classes_of(model, logits_fn, sample):
     return int(logits_fn(tf.constant(sample[:1])).shape[-1])
 
 
+def label_predictor(logits_fn):
+    """The compiled `x_batch -> int32 arg-max labels` of a logits function (cached)."""
+    return compiled(logits_fn, ("predict",), lambda: lambda xb: tf.argmax(logits_fn(xb), -1,
+                                                                       output_type=tf.int32))
+
+
 def predict_labels(logits_fn, x, batch_size):
     """Arg-max predictions of the model, in batches."""
-    predict = compiled(logits_fn, ("predict",), lambda: lambda xb: tf.argmax(logits_fn(xb), -1,
-                                                                          output_type=tf.int32))
+    predict = label_predictor(logits_fn)
     parts = [predict(tf.constant(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
     return tf.concat(parts, 0).numpy()
 

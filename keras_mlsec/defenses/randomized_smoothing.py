@@ -156,6 +156,7 @@ def certify(model, x, *, sigma, n0=100, n=1000, alpha=0.001, batch_size=1000, se
     from scipy.stats import norm
 
     from keras_mlsec.attacks import _gradients as g
+    from keras_mlsec.attacks.base import label_predictor, num_classes_of
 
     sigma = _check_sigma(sigma)
     n0 = v.check_positive_int(n0, "n0")
@@ -166,8 +167,8 @@ def certify(model, x, *, sigma, n0=100, n=1000, alpha=0.001, batch_size=1000, se
     model = v.check_model(model)
     x = v.check_inputs(x, model=model)
     logits_fn = g.logits_function(model)
-    predict = tf.function(lambda xb: tf.argmax(logits_fn(xb), -1), reduce_retracing=True)
-    num_classes = int(logits_fn(tf.constant(x[:1])).shape[-1])
+    predict = label_predictor(logits_fn)
+    num_classes = num_classes_of(model, logits_fn, x)
     rng = np.random.default_rng(seed)
     classes = np.full(len(x), -1, np.int64)
     radii = np.zeros(len(x), np.float64)
