@@ -76,21 +76,19 @@ def _reference_means(reference, shape, num_classes):
     """Class means from `(x, y)` (all classes) or only the target's from `x`."""
     if reference is None:
         return None, None
-    if isinstance(reference, tuple) and len(reference) == 2:
-        x = v.check_inputs(reference[0], name="reference[0]")
+    pair = isinstance(reference, tuple) and len(reference) == 2
+    name = "reference[0]" if pair else "reference"
+    x = v.check_inputs(reference[0] if pair else reference, name=name)
+    if x.shape[1:] != shape:
+        raise ValueError(f"Expected `reference` inputs of per-example shape {shape}. "
+                         f"Received: {name} with shape {x.shape}")
+    if pair:
         y = v.check_labels(reference[1], len(x), num_classes, name="reference[1]")
-        if x.shape[1:] != shape:
-            raise ValueError(f"Expected `reference` inputs of per-example shape {shape}. "
-                             f"Received: reference[0] with shape {x.shape}")
         means = np.zeros((num_classes,) + shape, np.float64)
         present = np.zeros(num_classes, bool)
         for label in np.unique(y):
             means[label], present[label] = x[y == label].mean(axis=0), True
         return means, present
-    x = v.check_inputs(reference, name="reference")
-    if x.shape[1:] != shape:
-        raise ValueError(f"Expected `reference` inputs of per-example shape {shape}. "
-                         f"Received: reference with shape {x.shape}")
     return x.mean(axis=0, keepdims=True), None
 
 
