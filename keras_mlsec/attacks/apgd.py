@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from keras_mlsec import _validation as v
 from keras_mlsec.attacks import _gradients as g
-from keras_mlsec.attacks.base import Attack, check_common, compiled, make_generator, run_batched
+from keras_mlsec.attacks.base import (Attack, check_common, compiled, make_generator,
+                                      num_classes_of, run_batched)
 
 LOSSES = ("ce", "dlr")
 _ALPHA = 0.75  # momentum weight of the paper
@@ -180,7 +181,7 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
     def attack_batch(logits_fn, xb, yb):
         run = compiled(logits_fn, ("apgd", p["norm"], p["loss"], mode, p["clip"]),
                        _run_builder(logits_fn, p["norm"], p["loss"], mode, p["clip"]))
-        num_classes = _classes(logits_fn, xb)
+        num_classes = num_classes_of(model, logits_fn, xb)
         _check_classes(p, mode, num_classes)
         targets_list = [yb]
         if mode == "multi":
@@ -205,10 +206,6 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
 
     return run_batched(attack_batch, model, x, y, targeted=p["targeted"], clip=p["clip"],
                        batch_size=p["batch_size"], verbose=verbose, name="APGD")
-
-
-def _classes(logits_fn, xb):
-    return int(logits_fn(xb[:1]).shape[-1])
 
 
 def _check_classes(p, mode, num_classes):
