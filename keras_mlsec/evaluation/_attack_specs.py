@@ -48,6 +48,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
             raise ValueError(
                 "Expected `attack_params` keys among the attack names given in `attacks` "
                 f"({names}) with dict values. Received: attack_params={attack_params!r}")
+    params_by_name = {str(k).lower(): p for k, p in attack_params.items()}
     specs, labels = [], set()
     shared = {"norm": norm, "clip": clip, "batch_size": batch_size, "seed": seed}
     for entry in attacks:
@@ -57,7 +58,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
             if not minimum_norm:
                 _check_threat_model(entry, entry.get_config().get("norm", "linf"), norm)
             build = functools.partial(_same, entry)  # eps is passed per call
-            attack, cls = entry, type(entry)
+            attack, cls, params = entry, type(entry), {}
         elif isinstance(entry, str):
             base_name = entry.lower()
             if base_name not in attack_lib.ATTACKS:
@@ -66,7 +67,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
                     f"Received: attacks={attacks!r} with unknown name {entry!r}")
             cls = attack_lib.ATTACKS[base_name]
             accepted = _accepted(cls)
-            params = {k.lower(): p for k, p in attack_params.items()}.get(base_name, {})
+            params = params_by_name.get(base_name, {})
             unknown = sorted(set(params) - accepted) + (["eps"] if "eps" in params else [])
             if unknown:
                 raise ValueError(
@@ -90,7 +91,7 @@ def _attack_specs(attacks, attack_params, norm, clip, batch_size, seed):
             label, n = f"{base_name}_{n}", n + 1
         labels.add(label)
         specs.append({"label": label, "build": build, "attack": attack, "class": cls,
-                      "minimum_norm": minimum_norm})
+                      "params": params, "minimum_norm": minimum_norm})
     return specs
 
 

@@ -152,7 +152,11 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     }
     found = None
     if checks:
-        pgd_steps = (attack_params or {}).get("pgd", {}).get("steps", 20)
+        from keras_mlsec.attacks import PGD
+
+        # The steps given to "pgd" by name (any spelling), else the masking checks' default.
+        pgd_params = next((s["params"] for s in specs if s["class"] is PGD and s["params"]), {})
+        pgd_steps = pgd_params.get("steps", 20)
         measured = masking_checks.measure(model, x, labels, eps=eps_values[-1], norm=norm,
                                           clip=clip, steps=pgd_steps, seed=seed,
                                           batch_size=batch_size, eot_samples=eot)

@@ -199,3 +199,13 @@ def test_attack_norm_must_match_the_evaluation_norm():
     with pytest.raises(ValueError, match="norm='l2'"):
         evaluate_robustness(trained_model(), x, y, attacks=[km.attacks.PGD(eps=1.0, norm="l2")],
                             norm="linf", verbose=0)
+
+
+def test_attack_params_reach_the_masking_checks_whatever_the_spelling():
+    model = trained_model("mlp", 8)
+    _, (x, y) = digits(8)
+    report = evaluate_robustness(model, x[:40], y[:40], attacks=["PGD"], eps=0.1, verbose=0,
+                                 attack_params={"PGD": {"steps": 5}})
+    assert report.row("pgd", 0.1)["config"]["steps"] == 5
+    (doubling,) = [c for c in report.checks if c["name"] == "doubling steps changes little"]
+    assert "with 5 steps" in doubling["reason"] and "with 10" in doubling["reason"]
