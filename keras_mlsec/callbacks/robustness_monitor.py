@@ -73,13 +73,7 @@ class RobustnessMonitor(keras.callbacks.Callback):
         from keras_mlsec.attacks import PGD, Attack
 
         x_val = v.check_inputs(x_val, name="x_val")
-        labels = np.asarray(y_val)
-        if labels.ndim == 2 and labels.shape[1] > 1:
-            labels = labels.argmax(axis=1)
-        labels = labels.reshape(-1).astype("int64")
-        if len(labels) != len(x_val):
-            raise ValueError("Expected `y_val` with one label per example of `x_val` "
-                             f"({len(x_val)}). Received: y_val with {len(labels)} labels")
+        labels = v.check_labels(y_val, len(x_val), name="y_val")
         if attack is None:
             attack = PGD(eps=eps, steps=10, seed=seed)
         if not isinstance(attack, Attack):
