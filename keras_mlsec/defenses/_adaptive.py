@@ -20,6 +20,11 @@ _WEIGHT_GROWTH = 1.05  # per-step factor of the per-example detector weight
 _WEIGHT_SPAN = 1e3  # the weight stays within [w / span, w * span] of its start w
 
 
+def stack_logits(logits_fn, squeezers, x):
+    """`[logits of x, logits of each squeezer(x)...]` stacked along a new first axis."""
+    return tf.stack([logits_fn(x)] + [logits_fn(s(x)) for s in squeezers], axis=0)
+
+
 def squeezing_score(stacked_logits):
     """Detector score from `[plain logits, squeezed logits...]` stacked on axis 0.
 
@@ -184,8 +189,8 @@ def adaptive_pgd(detector, x, y, *, eps, detector_weight=3.0, confidence=2.0, st
     num_targets = check_float_range(targets, "targets", 1, max(num_classes - 1, 1), integer=True)
     views = [_attack_view(s) for s in detector._ready_squeezers(x)]
 
-    def stacked_logits(xb):  # [plain logits, squeezed logits...] along a new first axis
-        return tf.stack([logits_fn(xb)] + [logits_fn(s(xb)) for s in views], axis=0)
+    def stacked_logits(xb):
+        return stack_logits(logits_fn, views, xb)
 
     run = tf.function(_run_builder(stacked_logits, norm=p["norm"], clip=p["clip"],
                                    confidence=confidence, steps=p["steps"]),

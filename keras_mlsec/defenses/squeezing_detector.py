@@ -6,7 +6,8 @@ import numpy as np
 import tensorflow as tf
 
 from keras_mlsec import _validation as v
-from keras_mlsec.defenses._adaptive import adaptive_pgd, squeezing_score  # noqa: F401 (re-export)
+from keras_mlsec.defenses._adaptive import (  # noqa: F401 (adaptive_pgd: re-export)
+    adaptive_pgd, squeezing_score, stack_logits)
 
 
 def _default_squeezers(input_shape):
@@ -82,8 +83,7 @@ class FeatureSqueezingDetector:
 
     def _scores_graph(self, x):
         """Per-example score tensor (differentiable through BPDA squeezers)."""
-        return squeezing_score(tf.stack([self._logits_fn(x)]
-                                        + [self._logits_fn(s(x)) for s in self.squeezers], axis=0))
+        return squeezing_score(stack_logits(self._logits_fn, self.squeezers, x))
 
     def score(self, x):
         """Detector scores of `x` (float64 array, one per example, in [0, 2])."""
