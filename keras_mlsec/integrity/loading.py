@@ -51,8 +51,7 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
                          f"path='{model_path}' (a directory)")
     key_path, _ = _files.load_public_key(public_key)
     allow = _check_allow(allow)
-    signature_path = (signing.default_signature_path(model_path) if signature_path is None
-                      else _files.check_path(signature_path, "signature_path", must_exist=False))
+    signature_path = signing.signature_path_for(model_path, signature_path)
     expected, _ = _bundle.read_signed_statement(signature_path, key_path, model_path=model_path)
     data, digests = _read_and_hash(model_path)
     if not _bundle.verify_bytes(data, expected=expected, model_path=model_path,

@@ -23,6 +23,23 @@ def default_signature_path(path):
     return path.with_name(path.name + SIGNATURE_SUFFIX)
 
 
+def signature_path_for(model_path, signature_path=None):
+    """The checked `signature_path` of a model, `default_signature_path` when None."""
+    if signature_path is None:
+        return default_signature_path(model_path)
+    return _files.check_path(signature_path, "signature_path", must_exist=False)
+
+
+def _signature_inside(model_path, signature_path):
+    """The signature's path relative to a model folder that holds it, else None."""
+    if not model_path.is_dir():
+        return None
+    try:
+        return signature_path.resolve().relative_to(model_path.resolve())
+    except ValueError:
+        return None
+
+
 def generate_keypair(directory, *, curve="P-256", overwrite=False):
     """Writes a new elliptic-curve key pair for signing models.
 
@@ -97,13 +114,9 @@ def _hashing_config(model_path, signature_path):
     from model_signing import hashing
 
     config = hashing.Config()
-    if model_path.is_dir():
-        try:
-            inside = signature_path.resolve().relative_to(model_path.resolve())
-        except ValueError:
-            inside = None
-        if inside is not None:
-            config.set_ignored_paths(paths=[inside])
+    inside = _signature_inside(model_path, signature_path)
+    if inside is not None:
+        config.set_ignored_paths(paths=[inside])
     return config
 
 
@@ -137,8 +150,7 @@ def sign_model(path, *, private_key, signature_path=None, metadata=None, passwor
     model_path = _files.check_path(path, "path")
     metadata_json = _check_metadata(metadata)
     key_path, _ = _files.load_private_key(private_key, password=password)
-    signature_path = (default_signature_path(model_path) if signature_path is None
-                      else _files.check_path(signature_path, "signature_path", must_exist=False))
+    signature_path = signature_path_for(model_path, signature_path)
     if signature_path.resolve() == model_path.resolve():
         raise ValueError(f"Expected `signature_path` to differ from the model path. "
                          f"Received: signature_path='{signature_path}'")
@@ -178,18 +190,14 @@ def verify_model(path, *, public_key, signature_path=None):
     """
     model_path = _files.check_path(path, "path")
     key_path, _ = _files.load_public_key(public_key)
-    signature_path = (default_signature_path(model_path) if signature_path is None
-                      else _files.check_path(signature_path, "signature_path", must_exist=False))
+    signature_path = signature_path_for(model_path, signature_path)
     expected, metadata = _bundle.read_signed_statement(signature_path, key_path,
                                                        model_path=model_path)
     config = _bundle.hashing_config_for(expected)
     if model_path.is_dir():
         ignored = list(expected.serialization_type.get("ignore_paths", ()))
-        try:
-            ignored.append(signature_path.resolve().relative_to(model_path.resolve()))
-        except ValueError:
-            pass
-        config.set_ignored_paths(paths=ignored)
+        inside = _signature_inside(model_path, signature_path)
+        config.set_ignored_paths(paths=ignored + ([inside] if inside is not None else []))
     try:
         actual = config.hash(model_path)
     except (ValueError, OSError) as error:
