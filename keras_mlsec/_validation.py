@@ -218,3 +218,13 @@ def check_labels(y, num_examples, num_classes=None, name="y"):
             f"{num_classes} classes. Received: labels in [{array.min()}, {array.max()}]"
         )
     return array.astype(np.int32)
+
+
+def check_pair(pair, name, model=None, num_classes=None):
+    """Checks an `(x, y)` pair of inputs and labels; returns `(x, sparse int32 y)`."""
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+        raise ValueError(f"Expected `{name}` to be a pair (x, y) of inputs and labels. "
+                         f"Received: {name} of type {type(pair).__name__}"
+                         + (f" with {len(pair)} items" if isinstance(pair, (tuple, list)) else ""))
+    x = check_inputs(pair[0], model=model, name=f"{name}[0]")
+    return x, check_labels(pair[1], len(x), num_classes, name=f"{name}[1]")

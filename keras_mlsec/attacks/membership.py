@@ -37,16 +37,6 @@ METHODS = ("threshold", "loss", "entropy", "shadow", "lira")
 SCORERS_BY_LOGITS = ("threshold", "loss", "entropy")
 
 
-def _check_pair(pair, model, name, num_classes=None):
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise ValueError(f"Expected `{name}` to be a pair (x, y) of inputs and labels. "
-                         f"Received: {name} of type {type(pair).__name__}"
-                         + (f" with {len(pair)} items" if isinstance(pair, (tuple, list)) else ""))
-    x = v.check_inputs(pair[0], model=model, clip=None, name=f"{name}[0]")
-    y = v.check_labels(pair[1], len(x), num_classes, name=f"{name}[1]")
-    return x, y
-
-
 def _check_method(method):
     key = method.lower() if isinstance(method, str) else None
     if key not in METHODS:
@@ -99,10 +89,10 @@ def membership_inference(model, members, non_members, *, method="threshold", sha
     model = v.check_model(model)
     method = _check_method(method)
     batch_size = v.check_positive_int(batch_size, "batch_size")
-    members = _check_pair(members, model, "members")
+    members = v.check_pair(members, "members", model)
     num_classes = num_classes_of(model, g.logits_function(model), members[0])
     v.check_labels(members[1], len(members[0]), num_classes, name="members[1]")
-    non_members = _check_pair(non_members, model, "non_members", num_classes)
+    non_members = v.check_pair(non_members, "non_members", model, num_classes)
     config = {"method": method, "batch_size": batch_size}
     if method in SCORERS_BY_LOGITS:
         scorer = s.SCORERS[method]
@@ -112,7 +102,7 @@ def membership_inference(model, members, non_members, *, method="threshold", sha
         num_shadow_models = v.check_positive_int(num_shadow_models, "num_shadow_models")
         epochs = v.check_positive_int(epochs, "epochs")
         if shadow_data is not None:
-            shadow_data = _check_pair(shadow_data, model, "shadow_data", num_classes)
+            shadow_data = v.check_pair(shadow_data, "shadow_data", model, num_classes)
         config.update(num_shadow_models=num_shadow_models, epochs=epochs, seed=seed)
         options = dict(num_shadow_models=num_shadow_models, epochs=epochs,
                        batch_size=batch_size, rng=np.random.default_rng(seed), verbose=verbose)

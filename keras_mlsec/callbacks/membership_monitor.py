@@ -9,15 +9,6 @@ CHEAP_METHODS = ("threshold", "loss", "entropy")
 LOG_KEYS = ("membership_auc", "membership_advantage", "membership_tpr_at_1pct_fpr")
 
 
-def _check_pair(pair, name):
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise ValueError(f"Expected `{name}` to be a pair (x, y) of inputs and labels. "
-                         f"Received: {name} of type {type(pair).__name__}")
-    x = v.check_inputs(pair[0], name=f"{name}[0]")
-    y = v.check_labels(pair[1], len(x), name=f"{name}[1]")
-    return x, y
-
-
 def _check_method(method):
     key = method.lower() if isinstance(method, str) else None
     if key in ("shadow", "lira"):
@@ -99,8 +90,8 @@ class MembershipMonitor(keras.callbacks.Callback):
         self.batch_size = v.check_positive_int(batch_size, "batch_size")
         self.seed = seed
         self.verbose = verbose
-        members = _check_pair(members, "members")
-        non_members = _check_pair(non_members, "non_members")
+        members = v.check_pair(members, "members")
+        non_members = v.check_pair(non_members, "non_members")
         if members[0].shape[1:] != non_members[0].shape[1:]:
             raise ValueError("Expected `members` and `non_members` inputs of the same shape "
                              f"per example. Received: {members[0].shape[1:]} and "

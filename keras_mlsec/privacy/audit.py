@@ -239,8 +239,8 @@ def audit_epsilon(train_fn, data, canaries, *, num_guesses=None, delta=0.0, conf
     if not callable(train_fn):
         raise TypeError("Expected `train_fn` to be a callable train_fn(x, y) -> model. "
                         f"Received: train_fn of type {type(train_fn).__name__}")
-    x_data, y_data = _check_pair(data, "data")
-    x_can, y_can = _check_pair(canaries, "canaries")
+    x_data, y_data = v.check_pair(data, "data")
+    x_can, y_can = v.check_pair(canaries, "canaries")
     if x_data.shape[1:] != x_can.shape[1:]:
         raise ValueError("Expected `canaries` inputs shaped like `data` inputs "
                          f"{x_data.shape[1:]}. Received: {x_can.shape[1:]}")
@@ -270,11 +270,3 @@ def audit_epsilon(train_fn, data, canaries, *, num_guesses=None, delta=0.0, conf
                        fpr=(len(guess_in) - true_in) / max(m - num_in, 1),
                        num_canaries=m, num_guesses=num_guesses, num_correct=num_correct,
                        epsilon_accountant=epsilon_accountant, method="one-run")
-
-
-def _check_pair(pair, name):
-    if not isinstance(pair, (tuple, list)) or len(pair) != 2:
-        raise ValueError(f"Expected `{name}` to be a pair (x, y) of inputs and labels. "
-                         f"Received: {name} of type {type(pair).__name__}")
-    x = v.check_inputs(pair[0], name=f"{name}[0]")
-    return x, v.check_labels(pair[1], len(x), name=f"{name}[1]")
