@@ -176,8 +176,8 @@ class PrivacyBudget(keras.callbacks.Callback):
         if params.get("epochs") is not None and params.get("steps") is not None:
             planned = self.steps + int(params["epochs"]) * int(params["steps"])
         self.max_steps = self._max_steps(max(planned, 1) if planned is not None else None)
-        self._plan_fits = planned is not None and self.max_steps == max(planned, 1) and (
-            self._epsilon(self.max_steps) <= self.target_epsilon)
+        # `_max_steps` returns the planned count only when its epsilon is within the target.
+        self._plan_fits = planned is not None and self.max_steps == max(planned, 1)
         self.stopped = False
         self._epoch_start = self.steps
         if self.steps + self._steps_per_call() > self.max_steps:

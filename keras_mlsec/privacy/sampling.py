@@ -9,11 +9,10 @@ exact sampling as a `tf.data.Dataset` that `DPModel.fit` and
 `keras_mlsec.callbacks.PrivacyBudget` recognise.
 """
 
-import math
-
 import numpy as np
 
 from keras_mlsec import _validation as v
+from keras_mlsec.privacy import accounting
 
 # Attribute set on the datasets built here; DPModel.fit and PrivacyBudget read it.
 MARKER = "_keras_mlsec_sampling"
@@ -101,8 +100,8 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
             f"sampling rate batch_size / num_examples must be <= 1. Received: "
             f"batch_size={batch_size}")
     v.check_seed(seed)
-    q = batch_size / num_examples
-    steps = int(math.ceil(num_examples / batch_size))
+    q, steps = accounting.sampling_rate_and_steps(num_examples=num_examples,
+                                                  batch_size=batch_size, epochs=1)
     data = tuple(value for value in (x, y, sample_weight) if value is not None)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
 
