@@ -1,9 +1,9 @@
 """`AuditReport`: an empirical lower bound on epsilon, next to the accountant's epsilon."""
 
-import json
+from keras_mlsec._json_report import JSONReport
 
 
-class AuditReport:
+class AuditReport(JSONReport):
     """Result of a privacy audit: a statistical lower bound on the epsilon of training.
 
     If training is (epsilon, delta)-DP, the audit's bound exceeds epsilon
@@ -70,8 +70,10 @@ class AuditReport:
                 "num_canaries": self.num_canaries, "num_guesses": self.num_guesses,
                 "num_correct": self.num_correct, "consistent": self.consistent}
 
-    def to_json(self, *, indent=2):
-        return json.dumps(self.to_dict(), indent=indent)
+    @classmethod
+    def from_dict(cls, data):
+        """Rebuilds a report from `to_dict`'s output (`consistent` is derived)."""
+        return cls(**{k: val for k, val in data.items() if k != "consistent"})
 
     def __str__(self):
         accountant = ("not given" if self.epsilon_accountant is None

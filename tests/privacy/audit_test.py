@@ -80,6 +80,8 @@ def test_report_fields_text_and_consistency():
     assert report.consistent is False
     assert report.to_dict()["epsilon_accountant"] == 1.0
     assert "WARNING" in str(report) and "Accountant epsilon" in str(report)
+    again = AuditReport.from_json(report.to_json())
+    assert again.to_dict() == report.to_dict() and again.consistent is False
     assert AuditReport(epsilon_lower_bound=0.0, delta=0, confidence=0.9, tpr=0, fpr=0,
                        num_canaries=1, num_guesses=1, num_correct=0).consistent is None
 
