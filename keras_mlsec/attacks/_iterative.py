@@ -46,6 +46,11 @@ def _eot_step_builder(logits_fn, norm, targeted, clip, samples):
     return lambda: step
 
 
+def default_step_size(eps, steps, factor):
+    """`factor * eps / steps`, the step an iterative attack takes when none is given."""
+    return factor * eps / steps if eps > 0 else 1.0
+
+
 def _score_builder(logits_fn, targeted):
     def score(x_adv, labels):
         logits = logits_fn(x_adv)

@@ -2,7 +2,7 @@
 
 import keras
 
-from keras_mlsec.attacks._iterative import iterative_attack
+from keras_mlsec.attacks._iterative import default_step_size, iterative_attack
 from keras_mlsec.attacks.base import Attack, check_common
 
 
@@ -46,7 +46,7 @@ def bim(model, x, y=None, *, eps, norm="linf", step_size=None, steps=10, targete
     """
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
                      step_size=step_size, seed=seed, eot_samples=eot_samples)
-    step = p.get("step_size") or (1.25 * p["eps"] / p["steps"] if p["eps"] > 0 else 1.0)
+    step = p.get("step_size") or default_step_size(p["eps"], p["steps"], 1.25)
     return iterative_attack(model, x, y, eps=p["eps"], norm=p["norm"], step_size=step,
                             steps=p["steps"], rand_init=False, restarts=1,
                             targeted=bool(targeted), clip=p["clip"],

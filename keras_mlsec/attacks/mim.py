@@ -5,6 +5,7 @@ import tensorflow as tf
 from cleverhans.tf2.attacks.momentum_iterative_method import momentum_iterative_method
 
 from keras_mlsec.attacks import _gradients as g
+from keras_mlsec.attacks._iterative import default_step_size
 from keras_mlsec.attacks.base import Attack, check_common, compiled, run_batched
 
 
@@ -45,7 +46,7 @@ def mim(model, x, y=None, *, eps, norm="linf", step_size=None, steps=10, decay_f
     decay = float(decay_factor)
     if not decay >= 0:
         raise ValueError(f"Expected `decay_factor` >= 0. Received: decay_factor={decay_factor}")
-    step = p.get("step_size") or (p["eps"] / p["steps"] if p["eps"] > 0 else 1.0)
+    step = p.get("step_size") or default_step_size(p["eps"], p["steps"], 1.0)
     clip_min, clip_max = p["clip"] if p["clip"] is not None else (None, None)
     order = g.norm_order(p["norm"])
     eps_t, step_t = tf.constant(p["eps"]), tf.constant(step)

@@ -2,13 +2,8 @@
 
 import keras
 
-from keras_mlsec.attacks._iterative import iterative_attack
+from keras_mlsec.attacks._iterative import default_step_size, iterative_attack
 from keras_mlsec.attacks.base import Attack, check_common
-
-
-def default_step_size(eps, steps):
-    """2.5 * eps / steps: enough to cross the ball from a random start."""
-    return 2.5 * eps / steps if eps > 0 else 1.0
 
 
 def pgd(model, x, y=None, *, eps, norm="linf", step_size=None, steps=40, rand_init=True,
@@ -59,7 +54,8 @@ def pgd(model, x, y=None, *, eps, norm="linf", step_size=None, steps=40, rand_in
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
                      step_size=step_size, restarts=restarts, seed=seed,
                      eot_samples=eot_samples)
-    step = p.get("step_size") or default_step_size(p["eps"], p["steps"])
+    # 2.5 * eps / steps: enough to cross the ball from a random start.
+    step = p.get("step_size") or default_step_size(p["eps"], p["steps"], 2.5)
     return iterative_attack(model, x, y, eps=p["eps"], norm=p["norm"], step_size=step,
                             steps=p["steps"], rand_init=bool(rand_init),
                             restarts=p["restarts"], targeted=bool(targeted), clip=p["clip"],
