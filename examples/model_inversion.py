@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from keras_mlsec.attacks.inversion import invert_classes, plot_inversions  # noqa: E402
+from keras_mlsec.attacks.privacy.inversion import invert_classes, plot_inversions  # noqa: E402
 from keras_mlsec.datasets import load_digits, reference_model  # noqa: E402
 
 

@@ -12,7 +12,7 @@ one call, and write a report a reviewer can read::
 Submodules are imported lazily, so ``import keras_mlsec`` stays cheap.
 """
 
-from keras_mlsec._lazy import lazy_exports
+from keras_mlsec._core.lazy import lazy_exports
 
 __version__ = "0.1.0"
 

@@ -6,7 +6,7 @@ upsampled to 28x28x1, MNIST-shaped) and the Wisconsin breast cancer table.
 
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 
 
 def _split(x, y, test_size, seed):

@@ -10,18 +10,18 @@ Shared argument names: `eps`, `norm` ("linf" or "l2"), `step_size`, `steps`,
 `rand_init`, `restarts`, `targeted`, `clip`, `batch_size`, `seed`.
 """
 
-from keras_mlsec.attacks.apgd import APGD, apgd
 from keras_mlsec.attacks.base import Attack
-from keras_mlsec.attacks.bim import BIM, bim
-from keras_mlsec.attacks.cw import CarliniWagnerL2, carlini_wagner_l2
-from keras_mlsec.attacks.fgsm import FGSM, fgsm
-from keras_mlsec.attacks.inversion import model_inversion
-from keras_mlsec.attacks.inversion_result import InversionResult
-from keras_mlsec.attacks.membership import membership_inference
-from keras_mlsec.attacks.membership_report import MembershipReport
-from keras_mlsec.attacks.mim import MIM, mim
-from keras_mlsec.attacks.pgd import PGD, pgd
-from keras_mlsec.attacks.square import SquareAttack, square_attack
+from keras_mlsec.attacks.evasion.apgd import APGD, apgd
+from keras_mlsec.attacks.evasion.bim import BIM, bim
+from keras_mlsec.attacks.evasion.cw import CarliniWagnerL2, carlini_wagner_l2
+from keras_mlsec.attacks.evasion.fgsm import FGSM, fgsm
+from keras_mlsec.attacks.evasion.mim import MIM, mim
+from keras_mlsec.attacks.evasion.pgd import PGD, pgd
+from keras_mlsec.attacks.evasion.square import SquareAttack, square_attack
+from keras_mlsec.attacks.privacy.inversion import model_inversion
+from keras_mlsec.attacks.privacy.inversion_result import InversionResult
+from keras_mlsec.attacks.privacy.membership import membership_inference
+from keras_mlsec.attacks.privacy.membership_report import MembershipReport
 
 ATTACKS = {"fgsm": FGSM, "pgd": PGD, "bim": BIM, "mim": MIM}
 ATTACKS.update({"cw": CarliniWagnerL2, "apgd": APGD, "square": SquareAttack})

@@ -5,10 +5,9 @@ import inspect
 import keras
 import tensorflow as tf
 
-from keras_mlsec import _validation as v
-from keras_mlsec.attacks import _gradients as g
-
-
+from keras_mlsec._core import models
+from keras_mlsec._core import validation as v
+from keras_mlsec._core.models import num_classes_of, predict_labels
 def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=None,
                  step_size=None, restarts=None, seed=None, eot_samples=None):
     """Validates the hyper-parameters shared by the attacks; returns them normalised."""
@@ -39,45 +38,6 @@ def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=
     return out
 
 
-def make_generator(seed):
-    """A `tf.random.Generator`, seeded when `seed` is an int."""
-    if seed is None:
-        return tf.random.Generator.from_non_deterministic_state()
-    return tf.random.Generator.from_seed(int(seed))
-
-
-def compiled(logits_fn, key, builder):
-    """Returns a `tf.function` cached on the model's logits function.
-
-    Tracing costs far more than a step; caching per (model, static options)
-    lets every later call with the same options (any eps, any batch) reuse it.
-    """
-    cache = logits_fn.__dict__.setdefault("_km_compiled", {})
-    if key not in cache:
-        cache[key] = tf.function(builder(), reduce_retracing=True)
-    return cache[key]
-
-
-def num_classes_of(model, logits_fn, sample):
-    shape = getattr(model, "output_shape", None)
-    if isinstance(shape, tuple) and shape and shape[-1] is not None:
-        return int(shape[-1])
-    return int(logits_fn(tf.constant(sample[:1])).shape[-1])
-
-
-def label_predictor(logits_fn):
-    """The compiled `x_batch -> int32 arg-max labels` of a logits function (cached)."""
-    return compiled(logits_fn, ("predict",), lambda: lambda xb: tf.argmax(logits_fn(xb), -1,
-                                                                       output_type=tf.int32))
-
-
-def predict_labels(logits_fn, x, batch_size):
-    """Arg-max predictions of the model, in batches."""
-    predict = label_predictor(logits_fn)
-    parts = [predict(tf.constant(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
-    return tf.concat(parts, 0).numpy()
-
-
 def run_batched(batch_fn, model, x, y, *, targeted, clip, batch_size, verbose=0, name="attack"):
     """Validates inputs, then applies `batch_fn(logits_fn, x_batch, y_batch)` batch by batch.
 
@@ -98,7 +58,7 @@ def run_batched(batch_fn, model, x, y, *, targeted, clip, batch_size, verbose=0,
     """
     model = v.check_model(model)
     x = v.check_inputs(x, model=model, clip=clip)
-    logits_fn = g.logits_function(model)
+    logits_fn = models.logits_function(model)
     num_classes = num_classes_of(model, logits_fn, x)
     if y is None:
         if targeted:

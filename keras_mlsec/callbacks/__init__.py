@@ -3,7 +3,7 @@
 Imported lazily: each callback lives in its own module.
 """
 
-from keras_mlsec._lazy import lazy_exports
+from keras_mlsec._core.lazy import lazy_exports
 
 _CALLBACKS = {
     "SignedModelCheckpoint": "keras_mlsec.callbacks.signed_checkpoint",

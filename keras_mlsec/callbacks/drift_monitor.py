@@ -5,7 +5,7 @@ import warnings
 import keras
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 from keras_mlsec.callbacks import _drift_features as _features
 from keras_mlsec.monitoring import drift as _drift
 

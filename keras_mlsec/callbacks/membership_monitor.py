@@ -3,7 +3,7 @@
 import keras
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 
 CHEAP_METHODS = ("threshold", "loss", "entropy")
 LOG_KEYS = ("membership_auc", "membership_advantage", "membership_tpr_at_1pct_fpr")
@@ -106,7 +106,7 @@ class MembershipMonitor(keras.callbacks.Callback):
 
     def attacked_model(self):
         """The network whose leakage is measured: the inner model of a wrapper."""
-        from keras_mlsec.attacks._gradients import inner_model
+        from keras_mlsec._core.models import inner_model
 
         return inner_model(self.model)
 
@@ -116,7 +116,7 @@ class MembershipMonitor(keras.callbacks.Callback):
         Returns:
             A `keras_mlsec.attacks.MembershipReport`.
         """
-        from keras_mlsec.attacks.membership import membership_inference
+        from keras_mlsec.attacks.privacy.membership import membership_inference
 
         return membership_inference(model if model is not None else self.attacked_model(),
                                     self._members, self._non_members, method=self.method,

@@ -6,7 +6,7 @@ import warnings
 
 import keras
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")

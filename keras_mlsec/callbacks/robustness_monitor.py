@@ -5,7 +5,7 @@ import numbers
 import keras
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")
@@ -104,7 +104,7 @@ class RobustnessMonitor(keras.callbacks.Callback):
 
     def robust_accuracy(self, model=None):
         """Accuracy of `model` (default: the trained model) on attacked validation data."""
-        from keras_mlsec.attacks._gradients import inner_model
+        from keras_mlsec._core.models import inner_model
 
         model = inner_model(model or self.model)  # a wrapper is attacked through its network
         x_adv = np.asarray(self.attack(model, self._x, self._y))

@@ -6,7 +6,7 @@ import pathlib
 
 import keras
 
-from keras_mlsec.integrity import _files
+from keras_mlsec._core import files as _files
 from keras_mlsec.integrity.signing import default_signature_path, sign_model
 
 _PREVIOUS = ".previous"

@@ -12,15 +12,13 @@ Gaussian noise (`stochastic = True`; evaluate it with EOT) and `certify`
 returns a certified L2 radius (Cohen et al. 2019).
 """
 
-from keras_mlsec.defenses.feature_squeezing import FeatureSqueezing
-from keras_mlsec.defenses.jpeg_compression import JPEGCompression
-from keras_mlsec.defenses.median_filter import MedianFilter
-from keras_mlsec.defenses.randomized_smoothing import RandomizedSmoothing, certify
+from keras_mlsec.defenses.certification.randomized_smoothing import RandomizedSmoothing, certify
+from keras_mlsec.defenses.detection.adaptive_pgd import adaptive_pgd
+from keras_mlsec.defenses.detection.squeezing_detector import FeatureSqueezingDetector
+from keras_mlsec.defenses.preprocessing.feature_squeezing import FeatureSqueezing
+from keras_mlsec.defenses.preprocessing.jpeg_compression import JPEGCompression
+from keras_mlsec.defenses.preprocessing.median_filter import MedianFilter
 
 __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmoothing",
            "certify"]
-
-from keras_mlsec.defenses.squeezing_detector import (  # noqa: E402
-    FeatureSqueezingDetector, adaptive_pgd)
-
 __all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]

@@ -3,7 +3,7 @@
 import functools
 import inspect
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 
 
 def _eot_override(attack, eot):

@@ -193,13 +193,13 @@ def measure(model, x, labels, *, eps, norm, clip, steps=20, sample=100, seed=0,
     """
     import tensorflow as tf
 
-    from keras_mlsec.attacks import _gradients as g
+    from keras_mlsec._core import models, perturbation
     from keras_mlsec.attacks import pgd
 
     x, labels = x[:sample], labels[:sample]
-    logits_fn = g.logits_function(model)
+    logits_fn = models.logits_function(model)
     xt = tf.constant(x)
-    gradient, _, first = g.input_gradient(logits_fn, xt, tf.constant(labels))
+    gradient, _, first = perturbation.input_gradient(logits_fn, xt, tf.constant(labels))
     grad = np.zeros_like(x) if gradient is None else gradient.numpy()
     flat = grad.reshape(len(x), -1)
     out = {"gradients": {"zero_fraction": float(np.mean(~np.any(flat != 0, axis=1))),

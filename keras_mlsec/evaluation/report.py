@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from keras_mlsec._json_report import JSONReport
+from keras_mlsec._core.reports import JSONReport
 
 WORST_CASE = "worst_case"
 _REQUIRED = ("attack", "eps", "adversarial_accuracy")

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 from keras_mlsec.evaluation._attack_specs import _attack_specs, _eot_override, _no_eot_notes
 from keras_mlsec.evaluation.report import WORST_CASE, RobustnessReport
 
@@ -77,8 +77,8 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
         >>> print(report)
         >>> report.save("mlsec-report")
     """
-    from keras_mlsec.attacks import _gradients as g
-    from keras_mlsec.attacks.base import num_classes_of, predict_labels
+    from keras_mlsec._core import models
+    from keras_mlsec._core.models import num_classes_of, predict_labels
     from keras_mlsec.evaluation import masking_checks
     from keras_mlsec.evaluation._defenses import find_defenses
 
@@ -95,7 +95,7 @@ def evaluate_robustness(model, x, y, *, attacks=("fgsm", "pgd"), eps=DEFAULT_EPS
     if y is None:
         raise ValueError("Expected labels `y` to measure accuracy. Received: y=None")
     x = v.check_inputs(x, model=model, clip=clip)
-    logits_fn = g.logits_function(model)
+    logits_fn = models.logits_function(model)
     num_classes = num_classes_of(model, logits_fn, x)
     labels = v.check_labels(y, len(x), num_classes)
     specs = _attack_specs(attacks, attack_params or {}, norm, clip, batch_size, seed)

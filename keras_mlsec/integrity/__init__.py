@@ -12,7 +12,7 @@ Signatures use the OpenSSF model signing format (`model-signing`, Sigstore
 bundle, local elliptic-curve key), so `model_signing verify key` checks them too.
 """
 
-from keras_mlsec._lazy import lazy_exports
+from keras_mlsec._core.lazy import lazy_exports
 
 _EXPORTS = {
     "generate_keypair": "keras_mlsec.integrity.signing",

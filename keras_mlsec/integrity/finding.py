@@ -1,6 +1,6 @@
 """One problem reported by the model scanner."""
 
-from keras_mlsec._validation import check_choice
+from keras_mlsec._core.validation import check_choice
 
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 

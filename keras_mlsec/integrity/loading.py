@@ -6,7 +6,8 @@ import pathlib
 import shutil
 import tempfile
 
-from keras_mlsec.integrity import _bundle, _files, signing
+from keras_mlsec._core import files as _files
+from keras_mlsec.integrity import _bundle, signing
 from keras_mlsec.integrity.errors import IntegrityError
 from keras_mlsec.integrity.scanning import _check_allow, scan_fileobj, sort_findings
 

@@ -7,12 +7,11 @@ with `pickletools` (never unpickled).
 
 import io
 import json
-import pathlib
 import pickletools
 import stat
 import zipfile
 
-from keras_mlsec.integrity import _files
+from keras_mlsec._core import files as _files
 from keras_mlsec.integrity._config_scan import walk_config
 from keras_mlsec.integrity.finding import SEVERITIES, Finding
 

@@ -11,7 +11,8 @@ which other v1.0 verifiers ignore.
 import json
 import pathlib
 
-from keras_mlsec.integrity import _bundle, _files
+from keras_mlsec._core import files as _files
+from keras_mlsec.integrity import _bundle
 from keras_mlsec.integrity.errors import IntegrityError
 
 SIGNATURE_SUFFIX = ".sig"

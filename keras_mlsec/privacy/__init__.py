@@ -11,7 +11,7 @@
 Imported lazily: TensorFlow and dp_accounting load on first use.
 """
 
-from keras_mlsec._lazy import lazy_exports
+from keras_mlsec._core.lazy import lazy_exports
 
 _EXPORTS = {
     "DPModel": "keras_mlsec.privacy.dp_model",

@@ -18,7 +18,7 @@ give tighter (smaller) epsilons at a higher cost.
 import math
 import numbers
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 
 ACCOUNTANTS = ("rdp", "pld")
 _MAX_NOISE_MULTIPLIER = 1e4

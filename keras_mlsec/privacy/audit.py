@@ -40,7 +40,7 @@ import math
 
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 from keras_mlsec.privacy._audit_stats import (_check_confidence, _check_count, _check_delta,
                                               clopper_pearson, one_run_p_value)
 from keras_mlsec.privacy.audit_report import AuditReport
@@ -177,7 +177,7 @@ def craft_canaries(x_reference, num_canaries, *, num_classes, kind="random", see
 
 def canary_losses(model, x, y, *, batch_size=256):
     """Per-canary loss scores log p_y of `model` (of its inner `.model` for a wrapper)."""
-    from keras_mlsec.attacks import _membership_scores as s
+    from keras_mlsec._core import membership_scores as s
 
     return s.loss_scores(s.predict_logits(model, x, batch_size), y)
 

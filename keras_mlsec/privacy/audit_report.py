@@ -1,6 +1,6 @@
 """`AuditReport`: an empirical lower bound on epsilon, next to the accountant's epsilon."""
 
-from keras_mlsec._json_report import JSONReport
+from keras_mlsec._core.reports import JSONReport
 
 
 class AuditReport(JSONReport):

@@ -4,8 +4,8 @@ import math
 
 import keras
 
-from keras_mlsec import _validation as v
-from keras_mlsec._wrapped import deserialize_wrapped, serialize_wrapped
+from keras_mlsec._core import validation as v
+from keras_mlsec._core.serialization import deserialize_wrapped, serialize_wrapped
 from keras_mlsec.privacy import accounting, clipping, ghost_clipping, sampling
 
 CLIPPING_MODES = ("auto", "ghost", "per_example")

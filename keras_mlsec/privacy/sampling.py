@@ -11,7 +11,7 @@ exact sampling as a `tf.data.Dataset` that `DPModel.fit` and
 
 import numpy as np
 
-from keras_mlsec import _validation as v
+from keras_mlsec._core import validation as v
 from keras_mlsec.privacy import accounting
 
 # Attribute set on the datasets built here; DPModel.fit and PrivacyBudget read it.

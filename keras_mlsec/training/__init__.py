@@ -9,7 +9,7 @@
 Imported lazily: TensorFlow loads on first use.
 """
 
-from keras_mlsec._lazy import lazy_exports
+from keras_mlsec._core.lazy import lazy_exports
 
 _EXPORTS = {
     "AdversarialModel": "keras_mlsec.training.adversarial_model",

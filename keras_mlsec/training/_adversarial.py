@@ -4,9 +4,8 @@ import numbers
 
 import tensorflow as tf
 
-from keras_mlsec import _validation as v
-from keras_mlsec.attacks import _gradients as g
-from keras_mlsec.attacks import _in_graph
+from keras_mlsec._core import losses, models, perturbation
+from keras_mlsec._core import validation as v
 from keras_mlsec.attacks.base import Attack, check_common
 
 METHODS = ("madry", "trades", "fgsm_rs")
@@ -88,13 +87,13 @@ def adversarial_batch(model, x, y, settings, method, random):
     Cross-entropy on the labels for "madry"/"fgsm_rs"; for "trades", the KL
     between the clean and adversarial predictions (labels are not used).
     """
-    logits_fn = g.logits_function(model)
+    logits_fn = models.logits_function(model)
     if method == "trades":
         targets = tf.stop_gradient(tf.nn.softmax(logits_fn(x), axis=-1))
-        loss_fn = _in_graph.kl_divergence
+        loss_fn = losses.kl_divergence
     else:
-        targets, loss_fn = _in_graph.sparse_labels(y), g.cross_entropy
-    return _in_graph.perturb(
+        targets, loss_fn = losses.sparse_labels(y), losses.cross_entropy
+    return perturbation.perturb(
         logits_fn, x, targets, eps=settings["eps"], norm=settings["norm"],
         step_size=settings["step_size"], steps=settings["steps"], clip=settings["clip"],
         random=random if settings["rand_init"] else None, init_scale=settings["init_scale"],
@@ -110,12 +109,12 @@ def trades_regularizer(model, clean_pred, adv_pred):
         adv_pred: the model's outputs on the adversarial batch.
     """
     p_clean = tf.nn.softmax(_as_logits(model, clean_pred), axis=-1)
-    return tf.reduce_mean(_in_graph.kl_divergence(p_clean, _as_logits(model, adv_pred)))
+    return tf.reduce_mean(losses.kl_divergence(p_clean, _as_logits(model, adv_pred)))
 
 
 def _as_logits(model, y_pred):
     """Logits (up to a per-example constant) of outputs `y_pred` of `model`."""
-    if getattr(g.logits_function(model), "from_softmax", False):
+    if getattr(models.logits_function(model), "from_softmax", False):
         # Softmax output: log-probabilities are logits up to a per-example constant.
         return tf.math.log(tf.clip_by_value(y_pred, 1e-12, 1.0))
     return y_pred

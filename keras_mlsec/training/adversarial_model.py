@@ -3,9 +3,9 @@
 import keras
 from keras.src.losses.loss import unscale_loss_for_distribution
 
-from keras_mlsec import _validation as v
-from keras_mlsec._wrapped import deserialize_wrapped, serialize_wrapped
-from keras_mlsec.attacks._in_graph import KerasRandom
+from keras_mlsec._core import validation as v
+from keras_mlsec._core.serialization import deserialize_wrapped, serialize_wrapped
+from keras_mlsec._core.perturbation import KerasRandom
 from keras_mlsec.training import _adversarial as adv
 
 

@@ -5,8 +5,9 @@ import tensorflow as tf
 from test_case import digits
 
 from keras_mlsec.attacks import FGSM, PGD, pgd
-from keras_mlsec.attacks import _gradients as g
-from keras_mlsec.attacks._in_graph import KerasRandom, perturb, sparse_labels
+from keras_mlsec._core import models, perturbation
+from keras_mlsec._core.losses import sparse_labels
+from keras_mlsec._core.perturbation import KerasRandom, perturb
 from keras_mlsec.datasets import reference_model
 from keras_mlsec.training import AdversarialModel
 
@@ -67,7 +68,7 @@ def test_perturbation_on_a_linear_model_is_the_signed_gradient_step():
     model = _tiny_linear()
     x = tf.constant([[0.5, 0.5, 0.5, 0.5], [0.02, 0.98, 0.5, 0.3]])
     labels = tf.constant([0, 2])
-    x_adv = perturb(g.logits_function(model), x, labels, eps=0.1, norm="linf",
+    x_adv = perturb(models.logits_function(model), x, labels, eps=0.1, norm="linf",
                     step_size=0.1, steps=1, clip=(0.0, 1.0))
     # One FGSM step: sign of d CE / dx = sign(W (softmax - onehot)), clipped to [0, 1].
     logits = x.numpy() @ model.get_weights()[0]
@@ -83,7 +84,7 @@ def test_perturbation_stays_within_eps_and_clip(norm, eps):
     x = tf.constant(np.random.default_rng(0).uniform(0, 1, (16, 4)), tf.float32)
     labels = tf.constant(np.arange(16) % 3)
     random = KerasRandom(keras.random.SeedGenerator(1))
-    x_adv = perturb(g.logits_function(model), x, labels, eps=eps, norm=norm,
+    x_adv = perturb(models.logits_function(model), x, labels, eps=eps, norm=norm,
                     step_size=eps / 2, steps=7, clip=(0.0, 1.0), random=random)
     delta = (x_adv - x).numpy()
     size = np.abs(delta).max(1) if norm == "linf" else np.sqrt((delta ** 2).sum(1))
@@ -93,19 +94,17 @@ def test_perturbation_stays_within_eps_and_clip(norm, eps):
 
 
 def test_unrolled_and_while_loop_perturbations_agree(monkeypatch):
-    from keras_mlsec.attacks import _in_graph
-
     model = _tiny_linear()
     x = tf.constant(np.random.default_rng(1).uniform(0, 1, (8, 4)), tf.float32)
     labels = tf.constant(np.arange(8) % 3)
 
     def run():
-        return tf.function(lambda x: perturb(g.logits_function(model), x, labels, eps=0.2,
+        return tf.function(lambda x: perturb(models.logits_function(model), x, labels, eps=0.2,
                                              norm="linf", step_size=0.03, steps=7,
                                              clip=(0.0, 1.0)))(x).numpy()
 
     unrolled = run()
-    monkeypatch.setattr(_in_graph, "UNROLL_MAX_STEPS", 0)
+    monkeypatch.setattr(perturbation, "UNROLL_MAX_STEPS", 0)
     looped = run()
     np.testing.assert_allclose(unrolled, looped, atol=1e-6)
     assert np.abs(unrolled - x.numpy()).max() > 0.1  # several steps were taken

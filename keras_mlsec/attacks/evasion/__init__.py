@@ -1,0 +1,1 @@
+"""Evasion attacks: inputs perturbed at inference time to fool a classifier."""

@@ -1,0 +1,1 @@
+"""Input-transformation defense layers (with BPDA gradients)."""
