@@ -14,6 +14,7 @@ from keras_mlsec.attacks.base import Attack
 from keras_mlsec.attacks.evasion.apgd import APGD, apgd
 from keras_mlsec.attacks.evasion.bim import BIM, bim
 from keras_mlsec.attacks.evasion.cw import CarliniWagnerL2, carlini_wagner_l2
+from keras_mlsec.attacks.evasion.fab import FAB, fab
 from keras_mlsec.attacks.evasion.fgsm import FGSM, fgsm
 from keras_mlsec.attacks.evasion.mim import MIM, mim
 from keras_mlsec.attacks.evasion.pgd import PGD, pgd
@@ -25,6 +26,7 @@ from keras_mlsec.attacks.privacy.membership_report import MembershipReport
 
 ATTACKS = {"fgsm": FGSM, "pgd": PGD, "bim": BIM, "mim": MIM}
 ATTACKS.update({"cw": CarliniWagnerL2, "apgd": APGD, "square": SquareAttack})
+ATTACKS["fab"] = FAB
 
 
 def get(name, **config):
@@ -45,5 +47,6 @@ def get(name, **config):
 __all__ = ["ATTACKS", "Attack", "BIM", "FGSM", "MIM", "PGD", "bim", "fgsm", "get", "mim", "pgd"]
 __all__ += ["APGD", "CarliniWagnerL2", "SquareAttack", "apgd", "carlini_wagner_l2",
             "square_attack"]
+__all__ += ["FAB", "fab"]
 __all__ += ["MembershipReport", "membership_inference"]  # not evasion: not in ATTACKS
 __all__ += ["InversionResult", "model_inversion"]  # not evasion: not in ATTACKS

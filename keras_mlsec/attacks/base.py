@@ -8,6 +8,12 @@ import tensorflow as tf
 from keras_mlsec._core import models
 from keras_mlsec._core import validation as v
 from keras_mlsec._core.models import num_classes_of, predict_labels
+
+FIXED_BUDGET = "fixed_budget"
+MINIMUM_NORM = "minimum_norm"
+KINDS = (FIXED_BUDGET, MINIMUM_NORM)
+
+
 def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=None,
                  step_size=None, restarts=None, seed=None, eot_samples=None):
     """Validates the hyper-parameters shared by the attacks; returns them normalised."""
@@ -89,6 +95,19 @@ class Attack:
     store one attribute per constructor argument, so `get_config()` and
     `from_config()` round-trip and the attack can travel inside a saved model.
 
+    Each subclass also declares what it is, as class attributes that
+    `evaluate_robustness` and the masking checks read (never the signature):
+
+    - `kind`: `FIXED_BUDGET` ("fixed_budget": searches the ball of radius
+      `eps`, which the evaluation sets per budget) or `MINIMUM_NORM`
+      ("minimum_norm": no budget, returns the smallest perturbation it finds;
+      the evaluation compares its norm with each eps).
+    - `norms`: the norms it can attack in, a tuple of "linf" / "l2".
+    - `uses_gradients`: False for score-based black-box attacks (Square).
+    - `supports_eot`: whether it takes `eot_samples` (averages gradients
+      over random forward passes, for models with random layers).
+    - `iterative`: False for single-step attacks (FGSM).
+
     Example:
         >>> attack = PGD(eps=0.1, steps=20)
         >>> x_adv = attack(model, x, y)
@@ -96,6 +115,11 @@ class Attack:
 
     attack_fn = None
     name = "attack"
+    kind = FIXED_BUDGET
+    norms = ("linf", "l2")
+    uses_gradients = True
+    supports_eot = False
+    iterative = True
 
     def __call__(self, model, x, y=None, **overrides):
         """Runs the attack; keyword `overrides` replace stored hyper-parameters."""

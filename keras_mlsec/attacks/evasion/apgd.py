@@ -58,15 +58,24 @@ def _objective(logits_fn, loss, mode):
     return objective
 
 
-def _run_builder(logits_fn, norm, loss, mode, clip):
+def _run_builder(logits_fn, norm, loss, mode, clip, samples=1):
     objective = _objective(logits_fn, loss, mode)
 
-    def value_and_grad(x_adv, labels, targets):
+    def one_pass(x_adv, labels, targets):
         with tf.GradientTape() as tape:
             tape.watch(x_adv)
             value, success = objective(x_adv, labels, targets)
             total = tf.reduce_sum(value)
         return value, tape.gradient(total, x_adv), success
+
+    def value_and_grad(x_adv, labels, targets):
+        """The loss and its gradient, averaged over `samples` passes (EOT) when > 1."""
+        if samples == 1:
+            return one_pass(x_adv, labels, targets)
+        passes = [one_pass(x_adv, labels, targets) for _ in range(samples)]
+        value = tf.add_n([p[0] for p in passes]) / float(samples)
+        gradient = tf.add_n([p[1] for p in passes]) / float(samples)
+        return value, gradient, passes[-1][2]
 
     def run(x, labels, targets, x0, eps, rho, ckpt_len):
         """One APGD run from `x0`; returns the worst case seen and its success and loss."""
@@ -120,7 +129,7 @@ def _run_builder(logits_fn, norm, loss, mode, clip):
 
 def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1, rho=0.75,
          targeted=False, num_target_classes=None, clip=(0.0, 1.0), batch_size=256, seed=None,
-         verbose=0):
+         eot_samples=None, verbose=0):
     """Auto-PGD: PGD with momentum and a step size that adapts itself.
 
     The step starts at `2 * eps` and is halved at checkpoints (22%, 41%, 57%,
@@ -155,6 +164,11 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
         clip: `(min, max)` input domain, or None.
         batch_size: examples per batch.
         seed: seed of the random starts.
+        eot_samples: average the loss and its input gradient at every step
+            over this many forward/backward passes (Expectation over
+            Transformation, for models with random layers; AutoAttack's
+            "rand" version uses 20); None means 1, and lets
+            `evaluate_robustness` choose EOT for models with random layers.
         verbose: 1 shows a progress bar.
 
     Returns:
@@ -173,15 +187,16 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
         ensemble of diverse parameter-free attacks", ICML 2020.
     """
     p = _check(eps, norm, steps, loss, restarts, rho, targeted, num_target_classes, clip,
-               batch_size, seed)
+               batch_size, seed, eot_samples)
+    samples = p.get("eot_samples") or 1
     mode = "targeted" if targeted else ("multi" if num_target_classes else "untargeted")
     ckpt_len = tf.constant(checkpoints(p["steps"]))
     eps_t, rho_t = tf.constant(p["eps"], tf.float32), tf.constant(p["rho"], tf.float32)
     generator = make_generator(seed)
 
     def attack_batch(logits_fn, xb, yb):
-        run = compiled(logits_fn, ("apgd", p["norm"], p["loss"], mode, p["clip"]),
-                       _run_builder(logits_fn, p["norm"], p["loss"], mode, p["clip"]))
+        run = compiled(logits_fn, ("apgd", p["norm"], p["loss"], mode, p["clip"], samples),
+                       _run_builder(logits_fn, p["norm"], p["loss"], mode, p["clip"], samples))
         num_classes = num_classes_of(model, logits_fn, xb)
         _check_classes(p, mode, num_classes)
         targets_list = [yb]
@@ -223,9 +238,9 @@ def _check_classes(p, mode, num_classes):
 
 
 def _check(eps, norm, steps, loss, restarts, rho, targeted, num_target_classes, clip, batch_size,
-           seed):
+           seed, eot_samples=None):
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
-                     restarts=restarts, seed=seed)
+                     restarts=restarts, seed=seed, eot_samples=eot_samples)
     if not isinstance(loss, str) or loss.lower() not in LOSSES:
         raise ValueError(f'Expected `loss` to be "ce" or "dlr". Received: loss={loss!r}')
     p["loss"] = loss.lower()
@@ -253,12 +268,13 @@ class APGD(Attack):
 
     attack_fn = apgd
     name = "apgd"
+    supports_eot = True
 
     def __init__(self, *, eps, norm="linf", steps=100, loss="ce", restarts=1, rho=0.75,
                  targeted=False, num_target_classes=None, clip=(0.0, 1.0), batch_size=256,
-                 seed=None):
+                 seed=None, eot_samples=None):
         _check(eps, norm, steps, loss, restarts, rho, targeted, num_target_classes, clip,
-               batch_size, seed)
+               batch_size, seed, eot_samples)
         self.eps = eps
         self.norm = norm
         self.steps = steps
@@ -270,3 +286,4 @@ class APGD(Attack):
         self.clip = clip
         self.batch_size = batch_size
         self.seed = seed
+        self.eot_samples = eot_samples

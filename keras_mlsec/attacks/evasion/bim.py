@@ -60,6 +60,7 @@ class BIM(Attack):
 
     attack_fn = bim
     name = "bim"
+    supports_eot = True
 
     def __init__(self, *, eps, norm="linf", step_size=None, steps=10, targeted=False,
                  clip=(0.0, 1.0), batch_size=256, seed=None,

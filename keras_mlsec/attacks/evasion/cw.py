@@ -12,7 +12,7 @@ import tensorflow as tf
 
 from keras_mlsec._core import validation as v
 from keras_mlsec._core import losses, perturbation
-from keras_mlsec.attacks.base import Attack, check_common, run_batched
+from keras_mlsec.attacks.base import MINIMUM_NORM, Attack, check_common, run_batched
 from keras_mlsec._core.models import compiled
 
 _UPPER = 1e10  # "no successful constant yet" marker of the binary search
@@ -174,6 +174,8 @@ class CarliniWagnerL2(Attack):
 
     attack_fn = carlini_wagner_l2
     name = "cw"
+    kind = MINIMUM_NORM
+    norms = ("l2",)
 
     def __init__(self, *, confidence=0.0, learning_rate=0.1, steps=100, binary_search_steps=5,
                  initial_const=1.0, targeted=False, clip=(0.0, 1.0), batch_size=256,

@@ -69,6 +69,8 @@ class FGSM(Attack):
 
     attack_fn = fgsm
     name = "fgsm"
+    supports_eot = True
+    iterative = False
 
     def __init__(self, *, eps, norm="linf", step_size=None, rand_init=False, targeted=False,
                  clip=(0.0, 1.0), batch_size=256, seed=None,

@@ -74,6 +74,7 @@ class MIM(Attack):
 
     attack_fn = mim
     name = "mim"
+    supports_eot = False
 
     def __init__(self, *, eps, norm="linf", step_size=None, steps=10, decay_factor=1.0,
                  targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None):

@@ -73,6 +73,7 @@ class PGD(Attack):
 
     attack_fn = pgd
     name = "pgd"
+    supports_eot = True
 
     def __init__(self, *, eps, norm="linf", step_size=None, steps=40, rand_init=True,
                  restarts=1, targeted=False, clip=(0.0, 1.0), batch_size=256, seed=None,

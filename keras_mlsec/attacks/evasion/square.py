@@ -197,6 +197,8 @@ class SquareAttack(Attack):
 
     attack_fn = square_attack
     name = "square"
+    norms = ("linf",)
+    uses_gradients = False
 
     def __init__(self, *, eps, steps=1000, p_init=0.8, targeted=False, clip=(0.0, 1.0),
                  batch_size=256, seed=None):
