@@ -4,7 +4,10 @@ A defense that only hides gradients looks robust to gradient attacks and is
 not. Each check reads the rows of a robustness report (plus a few cheap extra
 measurements from `measure`) and returns `{"name", "verdict", "reason"}` with
 verdict "pass", "warn", "fail" or "skipped" (the check needs an attack or a
-measurement that was not run; nothing is faked).
+measurement that was not run; nothing is faked), as a `CheckResult`.
+Which rows are single-step, iterative, white-box or black-box is read from
+what each attack class declares (`uses_gradients`, `iterative`, copied into
+the rows), never from attack names.
 
 Extra cost of `measure` (on at most `sample` examples, 100 by default): one
 input-gradient pass, two repeated predictions, PGD at a large eps (20 steps)
@@ -14,42 +17,90 @@ on 100 examples (times the EOT samples for random models).
 
 import numpy as np
 
-WHITE_BOX_ITERATIVE = ("pgd", "bim", "mim", "apgd")
-SINGLE_STEP = ("fgsm",)
-BLACK_BOX = ("square",)
+from keras_mlsec.evaluation.check_result import CheckResult
+
 TOLERANCE = 0.02  # accuracy differences below this are noise on a few hundred examples
+# Targeted DLR (APGD-T) breaking this share of all examples more than CE: warn / fail.
+DLR_GAP_WARN, DLR_GAP_FAIL = 0.05, 0.15
 
 
 def _check(name, verdict, reason):
-    return {"name": name, "verdict": verdict, "reason": reason}
+    return CheckResult(name, verdict, reason)
 
 
-def _base(label):
-    """Attack name of a row label ("pgd_2" -> "pgd")."""
-    head, _, tail = str(label).rpartition("_")
-    return head if head and tail.isdigit() else str(label)
+# What a row is, read from what its attack class declares (never from its name).
+def _gradient(row):
+    return row.get("uses_gradients") is not False and row["attack"] != "worst_case"
 
 
-def _by_eps(rows, names):
-    """{eps: lowest adversarial accuracy among attacks whose base name is in `names`}."""
+def _single_step(row):
+    return _gradient(row) and row.get("iterative") is False and not row.get("cascade")
+
+
+def _iterative(row):
+    """A white-box iterative attack alone: a standalone row or a cascade's first stage."""
+    return (_gradient(row) and row.get("iterative") is not False
+            and (not row.get("cascade") or row.get("stage") == 1))
+
+
+def _black_box(row):
+    return row.get("uses_gradients") is False
+
+
+def _config(row):
+    return row.get("config") or {}
+
+
+def _ce(row):
+    c = _config(row)
+    return c.get("loss") == "ce" and not c.get("targeted") and not c.get("num_target_classes")
+
+
+def _targeted_dlr(row):
+    c = _config(row)
+    return c.get("loss") == "dlr" and bool(c.get("num_target_classes"))
+
+
+def _by_eps(rows, keep):
+    """{eps: lowest adversarial accuracy among the rows `keep(row)` accepts}."""
     out = {}
     for r in rows:
-        if _base(r["attack"]) in names:
+        if keep(r):
             out[r["eps"]] = min(out.get(r["eps"], 1.0), r["adversarial_accuracy"])
     return out
 
 
+def _stage_drops(rows, keep):
+    """{eps: largest accuracy drop of a cascade stage `keep` accepts, after the first stage}.
+
+    The drop is the share of all examples the stage broke that every earlier
+    stage of its cascade had left robust.
+    """
+    before = {(r.get("cascade"), r["eps"], r.get("stage")): r["adversarial_accuracy"]
+              for r in rows if r.get("cascade")}
+    out = {}
+    for r in rows:
+        if r.get("cascade") and keep(r) and (r.get("stage") or 0) > 1:
+            previous = before.get((r["cascade"], r["eps"], r["stage"] - 1))
+            if previous is not None:
+                drop = previous - r["adversarial_accuracy"]
+                out[r["eps"]] = max(out.get(r["eps"], 0.0), drop)
+    return out
+
+
 def iterative_beats_single_step(rows):
-    """Iterative white-box attacks must be at least as strong as single-step FGSM."""
+    """Iterative white-box attacks must be at least as strong as single-step ones (FGSM)."""
     name = "iterative beats single-step"
-    single, iterative = _by_eps(rows, SINGLE_STEP), _by_eps(rows, WHITE_BOX_ITERATIVE)
+    single, iterative = _by_eps(rows, _single_step), _by_eps(rows, _iterative)
     common = sorted(set(single) & set(iterative))
     if not common:
-        return _check(name, "skipped", "needs FGSM and an iterative attack (PGD, BIM, MIM or "
-                      "APGD) at the same eps; add them to `attacks`")
+        return _check(name, "skipped", "needs a single-step attack (FGSM) and an iterative "
+                      "white-box attack (PGD, BIM, MIM, APGD...) at the same eps; add them to "
+                      "`attacks`")
     worst = max(common, key=lambda e: iterative[e] - single[e])
     gap = iterative[worst] - single[worst]
-    detail = f"at eps={worst:g}: FGSM {single[worst]:.1%}, iterative {iterative[worst]:.1%}"
+    detail = (f"at eps={worst:g}: single-step {single[worst]:.1%}, iterative "
+              f"{iterative[worst]:.1%}")
     if gap > 2 * TOLERANCE:
         return _check(name, "fail", f"single-step is stronger than iterative {detail}: the "
                       "iterative attack is stuck, a sign of masked or noisy gradients")
@@ -108,23 +159,66 @@ def more_steps_change_little(rerun):
 
 
 def black_box_not_stronger(rows):
-    """The black-box Square attack must not beat the white-box attacks."""
+    """The black-box Square attack must not beat the white-box attacks.
+
+    Standalone rows: Square's accuracy against the best white-box row. In a
+    cascade (black-box stage after gradient stages): the share of examples
+    Square broke that every gradient attack before it missed.
+    """
     name = "black-box does not beat white-box"
-    black = _by_eps(rows, BLACK_BOX)
-    white = _by_eps(rows, SINGLE_STEP + WHITE_BOX_ITERATIVE + ("cw",))
-    common = sorted(set(black) & set(white))
-    if not black:
-        return _check(name, "skipped", "the Square attack was not run; add 'square' to "
+    black = _by_eps([r for r in rows if not r.get("cascade")], _black_box)
+    white = _by_eps([r for r in rows if not r.get("cascade")], _gradient)
+    drops = _stage_drops(rows, _black_box)
+    if not black and not drops:
+        return _check(name, "skipped", "no black-box attack was run; add 'square' to "
                       "`attacks` to compare black-box and white-box")
+    if drops:
+        worst = max(drops, key=drops.get)
+        detail = (f"at eps={worst:g} the black-box stage broke {drops[worst]:.1%} of the "
+                  "examples the gradient attacks before it left robust")
+        if drops[worst] > TOLERANCE:
+            return _check(name, "fail", f"{detail}: gradients are masked")
+        return _check(name, "pass", detail)
+    common = sorted(set(black) & set(white))
     if not common:
-        return _check(name, "skipped", "no white-box attack at the eps of the Square attack")
+        return _check(name, "skipped", "no white-box attack at the eps of the black-box attack")
     worst = max(common, key=lambda e: white[e] - black[e])
     gap = white[worst] - black[worst]
-    detail = (f"at eps={worst:g}: Square {black[worst]:.1%}, best white-box "
+    detail = (f"at eps={worst:g}: black-box {black[worst]:.1%}, best white-box "
               f"{white[worst]:.1%}")
     if gap > TOLERANCE:
         return _check(name, "fail", f"a gradient-free attack is stronger {detail}: gradients "
                       "are masked")
+    return _check(name, "pass", detail)
+
+
+def targeted_dlr_not_much_stronger(rows):
+    """Targeted DLR (APGD-T) must not break many more examples than CE (APGD-CE).
+
+    A large gap flags a loss landscape where the cross-entropy's gradients
+    lead nowhere (e.g. saturated or rescaled logits) while the scale-free
+    targeted DLR loss still finds adversarial examples: attacks that rely on
+    the cross-entropy (FGSM, PGD, most adversarial-training attacks) then
+    overstate robustness (Croce and Hein 2020).
+    """
+    name = "targeted DLR not much stronger than CE"
+    ce = _by_eps([r for r in rows if not r.get("cascade") or r.get("stage") == 1], _ce)
+    standalone_t = _by_eps([r for r in rows if not r.get("cascade")], _targeted_dlr)
+    gaps = {e: ce[e] - standalone_t[e] for e in set(ce) & set(standalone_t)}
+    for e, drop in _stage_drops(rows, _targeted_dlr).items():
+        if e in ce:
+            gaps[e] = max(gaps.get(e, drop), drop)
+    if not gaps:
+        return _check(name, "skipped", "needs APGD with the cross-entropy and APGD-T (targeted "
+                      "DLR) at the same eps, e.g. the default attacks or attacks='autoattack'")
+    worst = max(gaps, key=gaps.get)
+    detail = (f"at eps={worst:g} targeted DLR broke {gaps[worst]:.1%} of the examples more "
+              f"than CE (CE alone: {ce[worst]:.1%} robust)")
+    if gaps[worst] > DLR_GAP_FAIL:
+        return _check(name, "fail", f"{detail}: the cross-entropy's gradients are misleading; "
+                      "trust only the targeted-DLR and worst-case rows")
+    if gaps[worst] > DLR_GAP_WARN:
+        return _check(name, "warn", f"{detail}: CE-based attacks overstate robustness here")
     return _check(name, "pass", detail)
 
 
@@ -177,6 +271,7 @@ def run_checks(rows, measurements=None, *, num_classes=None, eot_samples=1):
             accuracy_falls_with_eps(rows, m.get("large_eps"), chance),
             more_steps_change_little(m.get("rerun")),
             black_box_not_stronger(rows),
+            targeted_dlr_not_much_stronger(rows),
             gradients_informative(m.get("gradients")),
             randomness_handled(m.get("randomness"), eot_samples)]
 

@@ -12,11 +12,11 @@ import os
 import numpy as np
 
 from keras_mlsec._core.reports import JSONReport
+from keras_mlsec.evaluation.check_result import CheckResult
+from keras_mlsec.evaluation.result_row import ResultRow
 
 WORST_CASE = "worst_case"
 _REQUIRED = ("attack", "eps", "adversarial_accuracy")
-_OPTIONAL = ("robustness_gap", "success_rate", "mean_perturbation", "max_perturbation",
-             "seconds")
 
 
 def _jsonable(value):
@@ -37,17 +37,6 @@ def _jsonable(value):
     return repr(value)
 
 
-_VERDICTS = ("pass", "warn", "fail", "skipped")
-
-
-def _check_entry(check):
-    if not isinstance(check, dict) or check.get("verdict") not in _VERDICTS or "name" not in check:
-        raise ValueError(f"Expected every check to be a dict with 'name', 'reason' and a "
-                         f"'verdict' in {_VERDICTS}. Received: {check!r}")
-    return {"name": str(check["name"]), "verdict": check["verdict"],
-            "reason": str(check.get("reason", ""))}
-
-
 def _percent(value):
     return "-" if value is None else f"{100 * value:.1f}%"
 
@@ -59,21 +48,27 @@ def _number(value, digits=4):
 class RobustnessReport(JSONReport):
     """Clean and adversarial accuracy per (attack, eps), with the worst case over attacks.
 
-    Each row of `results` is a dict with the keys "attack", "eps",
-    "adversarial_accuracy", "robustness_gap" (clean minus adversarial),
-    "success_rate" (share of the correctly classified examples the attack
-    fooled), "mean_perturbation" and "max_perturbation" (in `norm`),
-    "seconds" and the attack's hyper-parameters under "config". The rows whose
-    attack is "worst_case" take, per example, the strongest of all attacks.
+    Each row of `results` is a `ResultRow` (read like a dict, `to_dict()`
+    for JSON) with "attack", "eps", "adversarial_accuracy", "robustness_gap"
+    (clean minus adversarial), "success_rate" (share of the correctly
+    classified examples the attack fooled), "mean_perturbation" and
+    "max_perturbation" (in `norm`), "seconds", the attack's hyper-parameters
+    under "config" and what the attack declares ("kind", "uses_gradients",
+    "iterative"). Rows of a cascade's stages also have "cascade" (the
+    preset), "stage" and "num_broken", and their accuracy is the robust
+    accuracy after that stage. The rows whose attack is "worst_case" take,
+    per example, the strongest of all attacks, and name per example the
+    attack that broke it ("broken_by").
 
     Args:
         clean_accuracy: accuracy on the unperturbed inputs, in [0, 1].
-        results: list of row dicts (see above).
+        results: list of `ResultRow`s or row dicts (see above).
         config: hyper-parameters and environment of the evaluation.
         num_examples: number of evaluated examples.
         norm: norm of the budgets and perturbations, "linf" or "l2".
-        checks: gradient-masking checks, a list of dicts {"name", "verdict"
-            ("pass", "warn", "fail" or "skipped"), "reason"}, or None.
+        checks: gradient-masking checks, a list of `CheckResult`s or dicts
+            {"name", "verdict" ("pass", "warn", "fail" or "skipped"),
+            "reason"}, or None.
 
     Raises:
         ValueError: for an accuracy outside [0, 1] or rows missing keys.
@@ -95,17 +90,21 @@ class RobustnessReport(JSONReport):
                              f"Received: results={results!r}")
         rows = []
         for row in results:
+            if isinstance(row, ResultRow):
+                row = row.to_dict()
             missing = [k for k in _REQUIRED if not isinstance(row, dict) or k not in row]
             if missing:
                 raise ValueError(f"Expected every row of `results` to have the keys {_REQUIRED}. "
                                  f"Received: a row missing {missing}: {row!r}")
-            rows.append({**{k: None for k in _OPTIONAL}, **_jsonable(row)})
+            rows.append(ResultRow.from_dict(_jsonable(row)))
         self.clean_accuracy = float(clean_accuracy)
         self.results = rows
         self.config = _jsonable(config or {})
         self.num_examples = None if num_examples is None else int(num_examples)
         self.norm = str(norm)
-        self.checks = None if checks is None else [_check_entry(c) for c in checks]
+        self.checks = None if checks is None else [
+            CheckResult.from_dict(c if isinstance(c, CheckResult) else _jsonable(c))
+            for c in checks]
 
     # Queries -----------------------------------------------------------------
     @property
@@ -156,9 +155,9 @@ class RobustnessReport(JSONReport):
             "robustness_gap": self.robustness_gap,
             "num_examples": self.num_examples,
             "norm": self.norm,
-            "results": [dict(r) for r in self.results],
+            "results": [r.to_dict() for r in self.results],
             "config": json.loads(json.dumps(self.config)),
-            "checks": None if self.checks is None else [dict(c) for c in self.checks],
+            "checks": None if self.checks is None else [c.to_dict() for c in self.checks],
         }
 
     @classmethod
@@ -211,6 +210,7 @@ class RobustnessReport(JSONReport):
                   "| " + " | ".join(self._COLUMNS) + " |",
                   "|" + "|".join(["---"] + ["---:"] * (len(self._COLUMNS) - 1)) + "|"]
         lines += ["| " + " | ".join(cells) + " |" for cells in self._table_cells()]
+        lines += self._cascade_lines()
         if self.notes:
             lines += ["", "## Notes", ""] + [f"- {note}" for note in self.notes]
         if self.checks is not None:
@@ -230,6 +230,33 @@ class RobustnessReport(JSONReport):
         if versions:
             lines += ["Versions: " + ", ".join(f"{k} {val}" for k, val in versions.items()), ""]
         return "\n".join(lines)
+
+    def cascade_summary(self):
+        """Per eps, the cascade's stages: `[(eps, [(stage label, robust accuracy after it,
+        examples it broke)]), ...]` (empty without a cascade)."""
+        out = []
+        for e in self.eps_values:
+            stages = sorted((r for r in self.results if r.cascade and r.eps == e),
+                            key=lambda r: r.stage)
+            if stages:
+                out.append((e, [(r.attack, r.adversarial_accuracy, r.num_broken)
+                                for r in stages]))
+        return out
+
+    def _cascade_lines(self):
+        summary = self.cascade_summary()
+        if not summary:
+            return []
+        preset = next(r.cascade for r in self.results if r.cascade)
+        lines = ["", f"## Cascade ({preset})", "",
+                 "Each stage attacks only the examples every stage before it left robust (at a "
+                 "larger eps, starting from those still robust at the smaller one). Robust "
+                 "accuracy after each stage, and how many examples it broke:", ""]
+        for e, stages in summary:
+            steps = " -> ".join(f"{label} {_percent(acc)} ({broken} broken)"
+                                for label, acc, broken in stages)
+            lines.append(f"- eps={e:g}: clean {_percent(self.clean_accuracy)} -> {steps}")
+        return lines
 
     def plot(self, path):
         """Writes accuracy-versus-eps curves (one per attack, plus worst case) as a PNG.
@@ -295,6 +322,7 @@ class RobustnessReport(JSONReport):
         for row in table:
             cells = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
             lines.append("  ".join(cells).rstrip())
+        lines += [line.replace("## ", "") for line in self._cascade_lines()]
         if self.notes:
             lines += ["", "Notes:"] + [f"  - {note}" for note in self.notes]
         if self.checks is not None:
