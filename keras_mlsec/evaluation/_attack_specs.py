@@ -31,7 +31,7 @@ def _no_eot_notes(specs, defenses, eot):
     return [f"{s['label']} cannot average its gradients over the random layers "
             f"({random_layers}) with EOT: it sees one random draw per query, so its rows may "
             "overstate robustness."
-            for s in specs if not s["class"].supports_eot and s["class"].uses_gradients]
+            for s in specs if not s["class"].supports_eot]
 
 
 def _accepted(cls):

@@ -5,15 +5,24 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_mlsec import evaluate_robustness
+from keras_mlsec import attacks, evaluate_robustness
 from keras_mlsec.defenses import FeatureSqueezing, RandomizedSmoothing
 from keras_mlsec.evaluation import masking_checks as mc
 from keras_mlsec.evaluation.report import RobustnessReport
 from test_case import digits, trained_model
 
 
+def _declared(label):
+    """What the attack class behind a row label ("pgd_2" -> PGD) declares, as rows carry it."""
+    if label == "worst_case":
+        return {}
+    cls = attacks.ATTACKS[label.split("_")[0]]
+    return {"uses_gradients": cls.uses_gradients, "iterative": cls.iterative, "kind": cls.kind}
+
+
 def _rows(table):
-    return [{"attack": a, "eps": e, "adversarial_accuracy": acc} for a, e, acc in table]
+    return [{"attack": a, "eps": e, "adversarial_accuracy": acc, **_declared(a)}
+            for a, e, acc in table]
 
 
 def test_iterative_versus_single_step_verdicts():
@@ -22,6 +31,51 @@ def test_iterative_versus_single_step_verdicts():
     assert check(_rows([("fgsm", 0.1, 0.5), ("pgd", 0.1, 0.53)]))["verdict"] == "warn"
     assert check(_rows([("fgsm", 0.1, 0.2), ("pgd_2", 0.1, 0.6)]))["verdict"] == "fail"
     assert check(_rows([("pgd", 0.1, 0.2)]))["verdict"] == "skipped"
+
+
+def test_checks_read_declared_properties_not_names():
+    check = mc.iterative_beats_single_step
+    rows = [{"attack": "my_step", "eps": 0.1, "adversarial_accuracy": 0.2,
+             "uses_gradients": True, "iterative": False},
+            {"attack": "my_loop", "eps": 0.1, "adversarial_accuracy": 0.6,
+             "uses_gradients": True, "iterative": True}]
+    assert check(rows)["verdict"] == "fail"
+    rows[0]["iterative"] = True  # now two iterative attacks and no single-step one
+    assert check(rows)["verdict"] == "skipped"
+    black = [{"attack": "pgd", "eps": 0.1, "adversarial_accuracy": 0.4, "uses_gradients": True},
+             {"attack": "oracle", "eps": 0.1, "adversarial_accuracy": 0.1,
+              "uses_gradients": False}]
+    assert mc.black_box_not_stronger(black)["verdict"] == "fail"
+
+
+def _stage(label, stage, acc, eps=0.1, **config):
+    cls = {"apgd-ce": attacks.APGD, "apgd-t": attacks.APGD, "fab-t": attacks.FAB,
+           "square": attacks.SquareAttack}[label]
+    return {"attack": label, "eps": eps, "adversarial_accuracy": acc, "cascade": "autoattack",
+            "stage": stage, "uses_gradients": cls.uses_gradients, "iterative": cls.iterative,
+            "config": config}
+
+
+def test_targeted_dlr_versus_ce_verdicts():
+    check = mc.targeted_dlr_not_much_stronger
+    ce, t = {"loss": "ce"}, {"loss": "dlr", "num_target_classes": 9}
+    for t_acc, verdict in ((0.48, "pass"), (0.40, "warn"), (0.30, "fail")):
+        rows = [_stage("apgd-ce", 1, 0.5, **ce), _stage("apgd-t", 2, t_acc, **t)]
+        result = check(rows)
+        assert result["verdict"] == verdict, result
+    standalone = [{"attack": "a", "eps": 0.1, "adversarial_accuracy": 0.5, "config": ce},
+                  {"attack": "b", "eps": 0.1, "adversarial_accuracy": 0.2, "config": t}]
+    assert check(standalone)["verdict"] == "fail"
+    assert check(standalone[:1])["verdict"] == "skipped"
+
+
+def test_black_box_stage_of_a_cascade():
+    rows = [_stage("apgd-ce", 1, 0.5, loss="ce"), _stage("fab-t", 2, 0.45),
+            _stage("square", 3, 0.44)]
+    assert mc.black_box_not_stronger(rows)["verdict"] == "pass"
+    rows[-1] = _stage("square", 3, 0.30)
+    result = mc.black_box_not_stronger(rows)
+    assert result["verdict"] == "fail" and "15.0%" in result["reason"]
 
 
 def test_eps_curve_and_large_eps_verdicts():
@@ -75,6 +129,7 @@ def _evaluate(front, n=100, **kwargs):
     classifier = trained_model("mlp", 8)
     _, (x, y) = digits(8)
     model = keras.Sequential([keras.Input(x.shape[1:]), *front, classifier])
+    kwargs.setdefault("attacks", ["fgsm", "pgd"])
     return evaluate_robustness(model, x[:n], y[:n], eps=[0.05, 0.1], verbose=0, **kwargs)
 
 

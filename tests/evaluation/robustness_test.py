@@ -26,6 +26,7 @@ class MinimumNormRoll(Attack):
     """A budget-free attack (no `eps`), like Carlini-Wagner."""
     attack_fn = roll_examples
     name = "min_roll"
+    kind = "minimum_norm"
 
     def __init__(self, *, seed=None):
         self.seed = seed
@@ -140,7 +141,7 @@ def test_minimum_norm_attack_by_name_runs_once_and_joins_the_worst_case():
 def test_attack_objects_scalar_eps_and_progress_lines(capsys):
     x, y = data(40)
     report = evaluate_robustness(trained_model(), x, y, attacks=[km.attacks.FGSM(eps=0.5)],
-                                 eps=0.1, verbose=1)
+                                 eps=0.1, verbose=2)
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 1 and "fgsm" in lines[0] and "eps=0.1" in lines[0]
     assert isinstance(report, RobustnessReport)
@@ -209,3 +210,135 @@ def test_attack_params_reach_the_masking_checks_whatever_the_spelling():
     assert report.row("pgd", 0.1)["config"]["steps"] == 5
     (doubling,) = [c for c in report.checks if c["name"] == "doubling steps changes little"]
     assert "with 5 steps" in doubling["reason"] and "with 10" in doubling["reason"]
+
+
+def test_verbose_one_shows_a_progress_bar_over_stages(capsys):
+    x, y = data(20)
+    evaluate_robustness(trained_model(), x, y, attacks=["fgsm", "pgd"], eps=[0.1, 0.2],
+                        verbose=1, checks=False, attack_params={"pgd": {"steps": 2}})
+    out = capsys.readouterr().out
+    assert "4/4" in out and "stage" in out and "adversarial accuracy" not in out
+
+
+def test_attack_kind_is_read_from_the_class_not_the_signature():
+    class BudgetFree(RollAttack):  # takes eps, but declares itself minimum-norm
+        kind = "minimum_norm"
+        name = "budget_free"
+
+    x, y = data(30)
+    report = evaluate_robustness(trained_model(), x, y, attacks=[BudgetFree()], eps=[0.1],
+                                 norm="l2", verbose=0, checks=False)
+    row = report.row("budget_free", 0.1)
+    assert row["minimum_norm"] is True and row["kind"] == "minimum_norm"
+    assert row["max_perturbation"] <= 0.1 + 1e-6
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"attacks": "autoattak"}, ValueError, "autoattack"),
+    ({"attacks": ["autoattack", "autoattack-rand"]}, ValueError, "at most one preset"),
+    ({"attacks": "autoattack", "attack_params": {"autoattack": {"steps": 1}}}, ValueError,
+     "attack_params"),
+    ({"attacks": "autoattack", "attack_params": {"apgd-t": {"num_target_classes": 12}}},
+     ValueError, "num_target_classes"),
+    ({"attacks": [km.attacks.APGD(eps=0.1, num_target_classes=10)]}, ValueError,
+     "num_target_classes=10"),
+    ({"attacks": "autoattack", "attack_params": {"fab-t": {"bogus": 1}}}, ValueError,
+     "attack_params"),
+    ({"verbose": 3}, ValueError, "verbose=3"),
+])
+def test_bad_presets_name_the_argument(kwargs, error, match, capsys):
+    x, y = data(10)
+    with pytest.raises(error, match=match):
+        evaluate_robustness(trained_model(), x, y, **{"verbose": 0, **kwargs})
+    assert "eps=" not in capsys.readouterr().out  # nothing ran
+
+
+FAST_AUTOATTACK = {"apgd-ce": {"steps": 5}, "apgd-t": {"steps": 5, "num_target_classes": 2},
+                   "fab-t": {"steps": 5, "num_target_classes": 2}, "square": {"steps": 30}}
+
+
+@pytest.fixture(scope="module")
+def default_report():
+    x, y = data(60)
+    return evaluate_robustness(trained_model(), x, y, eps=[0.05, 0.1], verbose=0,
+                               attack_params={"pgd": {"steps": 5}, **FAST_AUTOATTACK})
+
+
+def test_default_runs_reference_rows_and_the_autoattack_cascade(default_report):
+    report = default_report
+    assert report.attacks == ["fgsm", "pgd", "apgd-ce", "apgd-t", "fab-t", "square"]
+    assert report.config["preset"] == "autoattack" and report.config["random_outputs"] is False
+    assert report.config["cascade"] == ["apgd-ce", "apgd-t", "fab-t", "square"]
+    for e in (0.05, 0.1):
+        stages = [report.row(a, e) for a in report.config["cascade"]]
+        assert [r["stage"] for r in stages] == [1, 2, 3, 4]
+        accuracies = [r["adversarial_accuracy"] for r in stages]
+        assert accuracies == sorted(accuracies, reverse=True)  # robust after each stage
+        assert not report.row("fgsm", e).get("cascade")
+        worst = report.row("worst_case", e)
+        assert worst["adversarial_accuracy"] <= min(accuracies[-1], report.accuracy("pgd", e))
+    fab = report.row("fab-t", 0.1)
+    assert fab["kind"] == "minimum_norm" and fab["max_perturbation"] <= 0.1 + 1e-6
+    assert report.row("square", 0.1)["uses_gradients"] is False
+
+
+def test_cascade_counts_and_broken_by_agree(default_report):
+    report = default_report
+    clean_wrong = round((1 - report.clean_accuracy) * report.num_examples)
+    for e in (0.05, 0.1):
+        broken_by = report.row("worst_case", e)["broken_by"]
+        assert len(broken_by) == report.num_examples
+        assert broken_by.count("clean") == clean_wrong
+        robust = report.accuracy("worst_case", e) * report.num_examples
+        assert broken_by.count(None) == round(robust)
+        last = report.row("square", e)
+        assert last["num_robust"] >= round(robust)
+    # At the larger eps the cascade starts from the survivors of the smaller one.
+    small, large = (report.row("worst_case", e)["broken_by"] for e in (0.05, 0.1))
+    stages = set(report.config["cascade"])
+    assert all(b == a for a, b in zip(small, large) if a in stages)
+    summary = dict(report.cascade_summary())
+    assert [s[0] for s in summary[0.1]] == report.config["cascade"]
+    markdown = report.to_markdown()
+    assert "## Cascade (autoattack)" in markdown and "apgd-t" in markdown
+    assert RobustnessReport.from_json(report.to_json()).to_dict() == report.to_dict()
+    names = [c["name"] for c in report.checks]
+    assert "targeted DLR not much stronger than CE" in names
+
+
+def test_cascade_false_runs_every_attack_on_every_example():
+    x, y = data(40)
+    kwargs = dict(attacks=["autoattack"], eps=[0.1], verbose=0, checks=False,
+                  attack_params={"apgd-ce": {"steps": 5}, "apgd-t": {"steps": 5,
+                                 "num_target_classes": 2}, "fab-t": {"steps": 5,
+                                 "num_target_classes": 2}, "square": {"steps": 30}})
+    alone = evaluate_robustness(trained_model(), x, y, cascade=False, **kwargs)
+    assert alone.config["preset"] == "autoattack" and alone.config["cascade"] == []
+    assert all(not r.get("cascade") for r in alone.results)
+    chained = evaluate_robustness(trained_model(), x, y, **kwargs)
+    # A stage of the cascade never reports more robust examples than the same attack alone.
+    for label in ("apgd-ce", "apgd-t", "fab-t", "square"):
+        assert chained.accuracy(label, 0.1) <= alone.accuracy(label, 0.1) + 0.05
+    assert chained.accuracy("apgd-ce", 0.1) == pytest.approx(alone.accuracy("apgd-ce", 0.1))
+
+
+def test_random_model_gets_the_rand_preset_and_the_report_says_so():
+    import keras
+
+    classifier = trained_model()
+
+    class Always(keras.layers.Layer):  # GaussianNoise only acts in training: force it
+        def call(self, inputs):
+            return inputs + 0.3 * keras.random.normal(keras.ops.shape(inputs))
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), Always(), classifier])
+    x, y = data(20)
+    with pytest.warns(UserWarning, match="autoattack-rand"):
+        report = evaluate_robustness(
+            model, x, y, eps=[0.1], verbose=0, checks=False,
+            attack_params={"pgd": {"steps": 2}, "apgd-ce": {"steps": 2, "eot_samples": 2},
+                           "apgd-dlr": {"steps": 2, "eot_samples": 2}})
+    assert report.config["preset"] == "autoattack-rand" and report.config["random_outputs"]
+    assert report.attacks == ["fgsm", "pgd", "apgd-ce", "apgd-dlr"]
+    assert any("autoattack-rand" in note for note in report.notes)
+    assert report.row("apgd-dlr", 0.1)["config"]["eot_samples"] == 2
