@@ -9,9 +9,9 @@ epochs each. On the first `--n` test images, at L-inf eps `--eps` (default
 
   * ours: `km.evaluate_robustness(model, x, y, eps=[...])`, the default call
     (FGSM and PGD reference rows, the AutoAttack cascade APGD-CE, APGD-T,
-    FAB-T, Square 5,000 queries, masking checks), all eps in one call. A
-    first call on 16 other test images traces the graphs; the timed call
-    follows (the cold time of the first call is printed too).
+    FAB-T, Square 5,000 queries, masking checks), all eps in one call.
+    Calls on 16 other test images with 2-step attacks trace the graphs
+    first (their time is printed); the timed call follows.
   * ART 1.20.1 `AutoAttack` (its default attack set, `eps_step = 2 * eps`,
     batch size 128), one call per eps, on the same images.
   * the cascade against the same attacks without it:
@@ -49,6 +49,7 @@ def train(kind, x, y, args):
     if kind == "plain":
         cnn.fit(x, y, epochs=args.epochs, batch_size=64, verbose=0)
         return cnn
+    cnn.fit(x, y, epochs=args.warm_epochs, batch_size=64, verbose=0)  # clean warm start
     method = "madry" if kind == "pgd_at" else "trades"
     wrapper = AdversarialModel(cnn, attack=PGD(eps=args.train_eps, steps=7), method=method,
                                seed=0)
@@ -75,6 +76,10 @@ def art_autoattack(model, x, y, eps):
     return float(np.mean((predicted == y) & (clean == y))), seconds
 
 
+TINY = {"pgd": {"steps": 2}, "apgd-ce": {"steps": 2}, "apgd-t": {"steps": 2},
+        "fab-t": {"steps": 2}, "square": {"steps": 2}}
+
+
 def robust_sets(report, eps_values):
     """Per eps, the boolean vector "robust" read from the worst case's `broken_by`."""
     return {e: np.array([b is None for b in report.row("worst_case", e)["broken_by"]])
@@ -90,9 +95,13 @@ def one_model(kind, data, args):
     warm_x, warm_y = x_test[args.n:args.n + 16], y_test[args.n:args.n + 16]
     eps = args.eps
 
-    start = time.perf_counter()
-    km.evaluate_robustness(model, warm_x, warm_y, eps=eps, verbose=0)
-    print(f"  warm-up default call on 16 images (tracing): {time.perf_counter() - start:.1f} s")
+    start = time.perf_counter()  # traces every graph; tiny steps so that it stays short
+    km.evaluate_robustness(model, warm_x, warm_y, eps=eps, verbose=0, attack_params=TINY)
+    km.evaluate_robustness(model, warm_x, warm_y, eps=eps, verbose=0, attacks="autoattack",
+                           cascade=False, checks=False,
+                           attack_params={k: v for k, v in TINY.items() if k != "pgd"})
+    print(f"  warm-up calls on 16 images with 2-step attacks (tracing): "
+          f"{time.perf_counter() - start:.1f} s")
     start = time.perf_counter()
     ours = km.evaluate_robustness(model, x, y, eps=eps, verbose=0)
     ours_seconds = time.perf_counter() - start
@@ -105,6 +114,20 @@ def one_model(kind, data, args):
               f"{ours.accuracy('worst_case', e):.3f}")
     flagged = [f"{c.name}: {c.verdict}" for c in ours.checks if c.verdict in ("warn", "fail")]
     print(f"    masking checks flagged: {flagged or 'none'}")
+
+    if not args.no_art:
+        art_total = 0.0
+        for e in eps:
+            accuracy, seconds = art_autoattack(model, x, y, e)
+            art_total += seconds
+            ours_acc = ours.accuracy("worst_case", e)
+            gap = 100 * (ours_acc - accuracy)
+            print(f"  eps={e:g}: ours worst case {ours_acc:.3f}, ART AutoAttack {accuracy:.3f} "
+                  f"({seconds:.0f} s): ours - ART = {gap:+.1f} pp "
+                  f"({'met' if gap <= 0.5 else 'MISSED'}: target <= +0.5)")
+        ratio = art_total / ours_seconds
+        print(f"  time: ART {art_total:.0f} s (all eps) / ours {ours_seconds:.1f} s = {ratio:.1f}x "
+              f"({'met' if ratio >= 10 else 'MISSED'}: target >= 10x)")
 
     # Cascade against no cascade, same attacks and seed, round-robin (cascade first).
     timings = {True: [], False: []}
@@ -124,21 +147,6 @@ def one_model(kind, data, args):
     print(f"  autoattack time: cascade {t_c:.1f} s, no cascade {t_n:.1f} s "
           f"(no cascade / cascade = {t_n / t_c:.1f}x; median of {args.repeats})")
 
-    if args.no_art:
-        return
-    art_total = 0.0
-    for e in eps:
-        accuracy, seconds = art_autoattack(model, x, y, e)
-        art_total += seconds
-        ours_acc = ours.accuracy("worst_case", e)
-        gap = 100 * (ours_acc - accuracy)
-        print(f"  eps={e:g}: ours worst case {ours_acc:.3f}, ART AutoAttack {accuracy:.3f} "
-              f"({seconds:.0f} s): ours - ART = {gap:+.1f} pp "
-              f"({'met' if gap <= 0.5 else 'MISSED'}: target <= +0.5)")
-    ratio = art_total / ours_seconds
-    print(f"  time: ART {art_total:.0f} s (all eps) / ours {ours_seconds:.1f} s = {ratio:.1f}x "
-          f"({'met' if ratio >= 10 else 'MISSED'}: target >= 10x)")
-
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -147,9 +155,11 @@ def main():
     parser.add_argument("--models", nargs="+", default=["pgd_at", "trades", "plain"],
                         choices=["pgd_at", "trades", "plain"])
     parser.add_argument("--epochs", type=int, default=10, help="epochs of the plain CNN")
-    parser.add_argument("--at-epochs", type=int, default=15,
+    parser.add_argument("--at-epochs", type=int, default=8,
                         help="epochs of PGD-AT and TRADES")
-    parser.add_argument("--train-eps", type=float, default=0.2)
+    parser.add_argument("--train-eps", type=float, default=0.1)
+    parser.add_argument("--warm-epochs", type=int, default=3,
+                        help="clean epochs before adversarial training")
     parser.add_argument("--repeats", type=int, default=1,
                         help="round-robin repeats of the cascade timing")
     parser.add_argument("--no-art", action="store_true")

@@ -11,7 +11,6 @@ import sys
 
 from keras_mlsec.cli._common import usage_error
 
-DEMO_ATTACKS = ("fgsm", "pgd", "apgd", "square")
 DEMO_EPS = (0.01, 0.03, 0.05, 0.1)
 QUICK_EPS = (0.05, 0.1)
 _DATA_KEYS = (("x", "y"), ("x_test", "y_test"))
@@ -26,9 +25,10 @@ def register(subparsers):
     demo = subparsers.add_parser(
         "demo", help="train the reference CNN on digits, attack it, write a report",
         description="Trains the reference CNN on the embedded 28x28 digits, evaluates it "
-                    "against FGSM, PGD (and APGD / Square without --quick) at several eps and "
-                    "writes report.json, report.md, robustness.png, inversions.png and "
-                    "model.keras.")
+                    "with the default evaluation (FGSM and PGD reference rows, the AutoAttack "
+                    "cascade APGD-CE, APGD-T, FAB-T, Square; fewer steps and queries with "
+                    "--quick) at several eps and writes report.json, report.md, "
+                    "robustness.png, inversions.png and model.keras.")
     demo.add_argument("--output", default="mlsec-report", help="report directory")
     demo.add_argument("--epochs", type=int, default=None,
                       help="training epochs (default 10, 2 with --quick)")
@@ -46,8 +46,12 @@ def register(subparsers):
                           help="npz file with arrays x and y (or x_test and y_test)")
     evaluate.add_argument("--eps", type=float, nargs="+", default=[0.05, 0.1, 0.2],
                           help="budgets (default: 0.05 0.1 0.2)")
-    evaluate.add_argument("--attacks", nargs="+", default=["fgsm", "pgd"],
-                          help="attack names (default: fgsm pgd)")
+    evaluate.add_argument("--attacks", nargs="+", default=None,
+                          help="attack names and/or one preset (autoattack, autoattack-rand); "
+                               "default: fgsm, pgd and the AutoAttack cascade "
+                               "(autoattack-rand for models with random outputs)")
+    evaluate.add_argument("--no-cascade", action="store_true",
+                          help="run a preset's attacks each on every example (slower)")
     evaluate.add_argument("--norm", default="linf", choices=["linf", "l2"])
     evaluate.add_argument("--clip", type=float, nargs=2, default=[0.0, 1.0], metavar=("MIN", "MAX"),
                           help="input domain (default: 0 1)")
@@ -120,7 +124,7 @@ def run_evaluate(args):
             report = evaluate_robustness(
                 model, x, y, attacks=args.attacks, eps=args.eps, norm=args.norm,
                 clip=tuple(args.clip), batch_size=args.batch_size, seed=args.seed,
-                verbose=0 if args.json else 1)
+                verbose=0 if args.json else 1, cascade=not args.no_cascade)
             if args.output:
                 report.save(args.output)
         except UsageError as error:
@@ -142,12 +146,13 @@ def run_evaluate(args):
     return 0
 
 
-def _demo_attack_params(names, quick):
-    """Keeps the demo quick: fewer iterations / queries for the iterative attacks."""
-    budgets = {"pgd": {"steps": 10 if quick else 20},
-               "apgd": {"steps": 10 if quick else 25},
-               "square": {"steps": 100 if quick else 200}}
-    return {name: budgets[name] for name in names if name in budgets}
+def _demo_attack_params(quick):
+    """The default evaluation; --quick cuts its steps and queries (a few seconds)."""
+    if not quick:
+        return None
+    return {"pgd": {"steps": 10}, "apgd-ce": {"steps": 10},
+            "apgd-t": {"steps": 10, "num_target_classes": 3},
+            "fab-t": {"steps": 10, "num_target_classes": 3}, "square": {"steps": 100}}
 
 
 def run_demo(args):
@@ -168,12 +173,12 @@ def run_demo(args):
           f"{epochs} epochs)...")
     model = reference_model("cnn", x_train.shape[1:], 10, seed=args.seed)
     model.fit(x_train, y_train, epochs=epochs, batch_size=64, verbose=0)
-    names = list(DEMO_ATTACKS[:2] if args.quick else DEMO_ATTACKS)
     eps = QUICK_EPS if args.quick else DEMO_EPS
-    print(f"Evaluating {', '.join(names)} at eps {', '.join(f'{e:g}' for e in eps)} "
+    print(f"Evaluating FGSM, PGD and the AutoAttack cascade (APGD-CE, APGD-T, FAB-T, Square"
+          f"{', shortened' if args.quick else ''}) at eps {', '.join(f'{e:g}' for e in eps)} "
           f"on {len(x_test)} test examples...")
-    report = evaluate_robustness(model, x_test, y_test, attacks=names, eps=eps, seed=args.seed,
-                                 attack_params=_demo_attack_params(names, args.quick))
+    report = evaluate_robustness(model, x_test, y_test, eps=eps, seed=args.seed,
+                                 attack_params=_demo_attack_params(args.quick))
     paths = report.save(args.output)
     model_path = os.path.join(args.output, "model.keras")
     model.save(model_path)

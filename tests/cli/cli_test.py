@@ -79,6 +79,8 @@ def test_usage_errors_exit_2_with_a_message(files, capsys, tmp_path):
     assert "cannot read" in capsys.readouterr().err
 
     assert main(["evaluate", model, "--data", data, "--attacks", "nope"]) == 2
+    assert main(["evaluate", model, "--data", data, "--attacks", "autoattack",
+                 "autoattack-rand"]) == 2
     assert "nope" in capsys.readouterr().err
     assert main(["evaluate", model, "--data", data, "--min-robust-accuracy", "97"]) == 2
 
@@ -99,4 +101,7 @@ def test_demo_quick_writes_the_report(tmp_path, capsys):
         p.name for p in out.iterdir()}
     report = RobustnessReport.from_json(str(out / "report.json"))
     assert report.clean_accuracy > 0.5
+    # The demo runs the default evaluation: reference rows plus the AutoAttack cascade.
+    assert report.attacks == ["fgsm", "pgd", "apgd-ce", "apgd-t", "fab-t", "square"]
+    assert report.config["preset"] == "autoattack"
     assert "Clean Accuracy" in capsys.readouterr().out

@@ -19,12 +19,14 @@ from keras_mlsec.attacks.evasion._fab_projection import project_to_hyperplane
 _NO_ADVERSARIAL = 1e10  # the norm of "nothing found yet"
 
 
-def _boundary(logits_fn, mode, dual):
+def _boundary(logits_fn, mode, dual, reach_target):
     """Linearised closest decision boundary: `(f_t - f_y, its gradient)` per example.
 
     Untargeted: the class `t != y` whose linearised boundary is nearest,
     `|f_t - f_y| / ||grad(f_t - f_y)||_dual` (one Jacobian of all logits).
-    Targeted: the given class `t` (one gradient).
+    Targeted: the given class `t` (one gradient); when the target must be
+    reached (`reach_target`), `y` is the strongest other class at the
+    current point, so that crossing the boundary makes `t` the top class.
     """
     def untargeted(x, labels, targets):
         with tf.GradientTape() as tape:
@@ -45,6 +47,9 @@ def _boundary(logits_fn, mode, dual):
         with tf.GradientTape() as tape:
             tape.watch(x)
             logits = logits_fn(x)
+            if reach_target:
+                labels = tf.argmax(logits - 1e9 * tf.one_hot(targets, tf.shape(logits)[1]), -1,
+                                   output_type=tf.int32)
             diff = (tf.gather(logits, targets, batch_dims=1)
                     - tf.gather(logits, labels, batch_dims=1))
             total = tf.reduce_sum(diff)
@@ -57,7 +62,7 @@ def _boundary(logits_fn, mode, dual):
 def _run_builder(logits_fn, norm, mode, clip, reach_target):
     dual = ((lambda g: tf.reduce_sum(tf.abs(g), axis=-1)) if norm == "linf"
             else (lambda g: tf.norm(g, axis=-1)))
-    boundary = _boundary(logits_fn, mode, dual)
+    boundary = _boundary(logits_fn, mode, dual, reach_target)
 
     def run(x, labels, targets, x_start, steps, alpha_max, eta, beta):
         """One FAB run from `x_start`; returns the smallest adversarial found and its norm."""
@@ -124,7 +129,8 @@ def fab(model, x, y=None, *, norm="linf", steps=100, restarts=1, targeted=False,
             `num_target_classes`, one Jacobian of all logits when untargeted).
         restarts: runs per target; the second and later start from a random
             point at distance `min(best norm so far, eps) / 2` from `x`.
-        targeted: reach the classes in `y` (from the clean prediction).
+        targeted: reach the classes in `y` (each step aims at the boundary
+            between the target and the strongest other class).
         num_target_classes: untargeted only: AutoAttack's FAB-T. Runs the
             targeted boundary towards each of the `num_target_classes` classes
             with the highest clean logits after the true one and keeps the
@@ -172,7 +178,7 @@ def fab(model, x, y=None, *, norm="linf", steps=100, restarts=1, targeted=False,
         num_classes = num_classes_of(model, logits_fn, xb)
         logits = logits_fn(xb)
         labels, targets_list = yb, [yb]
-        if mode == "targeted":  # FAB's "true" class is the clean prediction
+        if mode == "targeted":  # the source class is chosen at every step
             labels = tf.argmax(logits, -1, output_type=tf.int32)
         elif mode == "multi":
             _check_classes(p["num_target_classes"], num_classes)
