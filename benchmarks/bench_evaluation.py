@@ -3,8 +3,8 @@
 Models, all trained here on `load_digits(image_size=28)` (1,347 training
 images): the 28x28 reference CNN undefended ("plain", `--epochs` epochs),
 PGD-AT ("pgd_at": `AdversarialModel(method="madry", attack=PGD(eps=--train-eps,
-steps=7))`) and TRADES ("trades": `method="trades"`, beta 6), `--at-epochs`
-epochs each. On the first `--n` test images, at L-inf eps `--eps` (default
+steps=7))`) and TRADES ("trades": `method="trades"`, beta 6), each
+`--warm-epochs` clean epochs then `--at-epochs` adversarial epochs. On the first `--n` test images, at L-inf eps `--eps` (default
 0.1 0.2 0.3), per model:
 
   * ours: `km.evaluate_robustness(model, x, y, eps=[...])`, the default call
