@@ -264,6 +264,7 @@ def default_report():
                                attack_params={"pgd": {"steps": 5}, **FAST_AUTOATTACK})
 
 
+@pytest.mark.slow
 def test_default_runs_reference_rows_and_the_autoattack_cascade(default_report):
     report = default_report
     assert report.attacks == ["fgsm", "pgd", "apgd-ce", "apgd-t", "fab-t", "square"]
@@ -282,6 +283,7 @@ def test_default_runs_reference_rows_and_the_autoattack_cascade(default_report):
     assert report.row("square", 0.1)["uses_gradients"] is False
 
 
+@pytest.mark.slow
 def test_cascade_counts_and_broken_by_agree(default_report):
     report = default_report
     clean_wrong = round((1 - report.clean_accuracy) * report.num_examples)
@@ -306,6 +308,7 @@ def test_cascade_counts_and_broken_by_agree(default_report):
     assert "targeted DLR not much stronger than CE" in names
 
 
+@pytest.mark.slow
 def test_cascade_false_runs_every_attack_on_every_example():
     x, y = data(40)
     kwargs = dict(attacks=["autoattack"], eps=[0.1], verbose=0, checks=False,
@@ -322,6 +325,7 @@ def test_cascade_false_runs_every_attack_on_every_example():
     assert chained.accuracy("apgd-ce", 0.1) == pytest.approx(alone.accuracy("apgd-ce", 0.1))
 
 
+@pytest.mark.slow
 def test_random_model_gets_the_rand_preset_and_the_report_says_so():
     import keras
 

@@ -49,6 +49,7 @@ def test_projection_is_the_smallest_step_onto_the_plane_in_the_box(norm):
         assert np.all(size[inside & on_plane] <= _norms(q, p, norm)[inside & on_plane] + 1e-5)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("norm, eps", [("linf", 0.1), ("l2", 0.8)])
 def test_fab_finds_small_adversarial_examples(data, norm, eps):
     x, y = data
@@ -67,6 +68,7 @@ def test_fab_finds_small_adversarial_examples(data, norm, eps):
     np.testing.assert_array_equal(x_adv[~fooled & correct], x[~fooled & correct])
 
 
+@pytest.mark.slow
 def test_fab_t_and_targeted(data):
     x, y = data
     model = trained_model()
