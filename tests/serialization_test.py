@@ -63,6 +63,7 @@ def _examples():
         "MIM": lambda: attacks.MIM(eps=0.05, steps=3, decay_factor=0.5),
         "APGD": lambda: attacks.APGD(eps=0.05, steps=3, loss="dlr"),
         "SquareAttack": lambda: attacks.SquareAttack(eps=0.05, steps=10),
+        "FAB": lambda: attacks.FAB(norm="l2", steps=3, num_target_classes=2),
         "CarliniWagnerL2": lambda: attacks.CarliniWagnerL2(steps=3, confidence=1.0),
         # layers: inside a model, through a .keras file
         "FeatureSqueezing": lambda: _image_model(defenses.FeatureSqueezing(bit_depth=3)),
