@@ -6,12 +6,18 @@
 
 With no `attacks`, the worst case is at least as strong as AutoAttack (the
 "autoattack" preset, run as a cascade) next to FGSM and PGD reference rows.
+The report classes load without TensorFlow; `evaluate_robustness` and the
+presets import it on first use.
 """
 
+from keras_mlsec._core.lazy import lazy_exports
 from keras_mlsec.evaluation.check_result import CheckResult
-from keras_mlsec.evaluation.presets import PRESETS
 from keras_mlsec.evaluation.report import RobustnessReport
 from keras_mlsec.evaluation.result_row import ResultRow
-from keras_mlsec.evaluation.robustness import evaluate_robustness
+
+__getattr__, __dir__ = lazy_exports(__name__, {
+    "evaluate_robustness": "keras_mlsec.evaluation.robustness",
+    "PRESETS": "keras_mlsec.evaluation.presets",
+})
 
 __all__ = ["CheckResult", "PRESETS", "ResultRow", "RobustnessReport", "evaluate_robustness"]
