@@ -4,8 +4,9 @@ Models, all trained here on `load_digits(image_size=28)` (1,347 training
 images): the 28x28 reference CNN undefended ("plain", `--epochs` epochs),
 PGD-AT ("pgd_at": `AdversarialModel(method="madry", attack=PGD(eps=--train-eps,
 steps=7))`) and TRADES ("trades": `method="trades"`, beta 6), each
-`--warm-epochs` clean epochs then `--at-epochs` adversarial epochs. On the first `--n` test images, at L-inf eps `--eps` (default
-0.1 0.2 0.3), per model:
+`--warm-epochs` clean epochs then `--at-epochs` adversarial epochs. On the
+first `--n` test images, at L-inf eps `--eps` (default 0.1 0.2 0.3), per
+model:
 
   * ours: `km.evaluate_robustness(model, x, y, eps=[...])`, the default call
     (FGSM and PGD reference rows, the AutoAttack cascade APGD-CE, APGD-T,
@@ -135,7 +136,6 @@ def default_and_art(model, x, y, eps, args):
         ratio = art_total / ours_seconds
         print(f"  time: ART {art_total:.0f} s (all eps) / ours {ours_seconds:.1f} s = {ratio:.1f}x "
               f"({'met' if ratio >= 10 else 'MISSED'}: target >= 10x)")
-
 
 
 def cascade_or_not(model, x, y, eps, args):

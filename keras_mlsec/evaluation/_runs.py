@@ -96,8 +96,8 @@ class Runner:
                 correct, row_norms = ~inside, np.where(inside, norms, 0.0)
                 row_seconds = seconds / len(eps_values)
             else:
-                row_fooled, row_norms, row_seconds, config = self._fixed_budget(spec, e,
-                                                                                 everything)
+                row_fooled, row_norms, row_seconds, config = self._fixed_budget(
+                    spec, e, everything)
                 correct = ~row_fooled
             robust = self.clean_correct & correct
             self.outcomes[spec["label"], e] = (robust, row_norms)
