@@ -6,6 +6,7 @@ Everything here is pure TensorFlow, safe to call inside `tf.function`.
 import keras
 import numpy as np
 import tensorflow as tf
+from cleverhans.tf2.attacks.fast_gradient_method import fast_gradient_method
 from cleverhans.tf2.utils import clip_eta, optimize_linear
 
 from keras_mlsec._core import losses
@@ -99,7 +100,7 @@ def make_generator(seed):
 class KerasRandom:
     """`tf.random.Generator`-like `uniform`/`normal` on a `keras.random.SeedGenerator`.
 
-    Lets `_gradients.random_start` draw from a seed generator a Keras model
+    Lets `random_start` draw from a seed generator a Keras model
     tracks (saved with it, safe inside a compiled `train_step`).
     """
 
@@ -113,18 +114,109 @@ class KerasRandom:
         return keras.random.normal(shape, seed=self.seed_generator)
 
 
-# Up to this many steps the loop is unrolled in the graph. On CPU, a compiled training
-# step whose attack runs in a `tf.while_loop` was about 1.2x slower than the same step
-# unrolled in half of the model instances measured (benchmarks/RESULTS.md).
+# Up to this many steps the in-graph loop is unrolled. On CPU, a compiled training step
+# whose attack runs in a `tf.while_loop` was about 1.2x slower than the same step unrolled
+# in half of the model instances measured (benchmarks/RESULTS.md).
 UNROLL_MAX_STEPS = 20
 
 
-def perturb(logits_fn, x, labels, *, eps, norm, step_size, steps, clip, random=None,
-            init_scale=1.0, loss_fn=losses.cross_entropy):
-    """Maximises `loss_fn(labels, logits_fn(x_adv))` over the `norm` ball of radius `eps`.
+def into_ball(x_adv, x, eps, norm, clip):
+    """Projects `x_adv` onto the `norm` ball of radius `eps` around `x`, then into `clip`."""
+    return clip_to_domain(x + project(x_adv - x, eps, norm), clip)
+
+
+def random_point(random, x, eps, norm, clip):
+    """A uniform random point of the `eps` ball around `x`, clipped to the domain.
 
     Args:
-        logits_fn: callable `x -> logits` (see `_gradients.logits_function`,
+        random: an object with `uniform`/`normal` (`tf.random.Generator` or `KerasRandom`).
+    """
+    return clip_to_domain(x + random_start(random, tf.shape(x), eps, norm), clip)
+
+
+def _cleverhans_loss(loss_fn):
+    if loss_fn is None or loss_fn is losses.cross_entropy:
+        return None  # CleverHans' default: the sparse softmax cross-entropy
+    return lambda labels, logits: loss_fn(labels, logits)
+
+
+def projected_step(logits_fn, x_adv, x, labels, *, eps, step_size, norm, clip,
+                   targeted=False, loss_fn=None, eot_samples=1, gradient=None):
+    """One projected steepest-ascent step: THE step of FGSM, BIM, PGD and their kin.
+
+    `x_adv` moves by `step_size` along the steepest-ascent direction of the
+    per-example loss under `norm` (the sign of the gradient for "linf", the
+    normalised gradient for "l2"; CleverHans' `optimize_linear`), is clipped
+    to the domain, projected back onto the `eps` ball around `x` (CleverHans'
+    `clip_eta`) and clipped to the domain again. The gradient comes from
+    CleverHans' `fast_gradient_method`, or is averaged over `eot_samples`
+    forward/backward passes (Expectation over Transformation), or is given.
+
+    Args:
+        logits_fn: callable `x -> logits` (see `models.logits_function`).
+        x_adv: the current iterate.
+        x: the clean batch (centre of the ball).
+        labels: what `loss_fn` receives as its first argument (sparse labels
+            for the cross-entropy, target classes when `targeted`).
+        eps: ball radius.
+        step_size: step length (a scalar or a tensor broadcasting per example).
+        norm: "linf" or "l2".
+        clip: `(min, max)` input domain, or None.
+        targeted: descend the loss (move towards `labels`) instead of ascending it.
+        loss_fn: per-example objective `(labels, logits) -> (batch,)`; None is
+            the cross-entropy.
+        eot_samples: average the gradient over this many passes (random models).
+        gradient: a gradient already computed by the caller (its own
+            objective); `logits_fn`, `labels`, `loss_fn` and `eot_samples` are
+            then unused.
+
+    Returns:
+        The next iterate, inside the ball and the domain.
+    """
+    if gradient is None and eot_samples == 1:
+        clip_min, clip_max = clip if clip is not None else (None, None)
+        x_next = fast_gradient_method(
+            logits_fn, x_adv, step_size, norm_order(norm), loss_fn=_cleverhans_loss(loss_fn),
+            clip_min=clip_min, clip_max=clip_max, y=labels, targeted=targeted,
+            sanity_checks=False)
+        return into_ball(x_next, x, eps, norm, clip)
+    if gradient is None:
+        loss_fn = loss_fn or losses.cross_entropy
+        gradients = [input_gradient(logits_fn, x_adv, labels, loss_fn, targeted)[0]
+                     for _ in range(eot_samples)]
+        gradient = gradients[0] if eot_samples == 1 else tf.add_n(gradients) / float(eot_samples)
+    x_next = clip_to_domain(x_adv + steepest_step(gradient, step_size, norm), clip)
+    return into_ball(x_next, x, eps, norm, clip)
+
+
+def iterate(step, x_adv, steps):
+    """THE iteration loop: `steps` applications of `step` (`x_adv -> x_adv`).
+
+    Eagerly, or inside a graph with a Python int `steps` up to
+    `UNROLL_MAX_STEPS`, a Python loop (driving a compiled step from Python is
+    the fastest form measured on CPU; unrolled in a graph); otherwise a
+    `tf.while_loop`.
+    """
+    if isinstance(steps, int) and (steps <= UNROLL_MAX_STEPS or tf.executing_eagerly()):
+        for _ in range(steps):
+            x_adv = step(x_adv)
+        return x_adv
+    _, x_adv = tf.while_loop(lambda i, _: i < steps, lambda i, x_adv: (i + 1, step(x_adv)),
+                             (tf.constant(0), x_adv), maximum_iterations=steps)
+    return x_adv
+
+
+def perturb(logits_fn, x, labels, *, eps, norm, step_size, steps, clip, random=None,
+            init_scale=1.0, loss_fn=losses.cross_entropy, targeted=False, eot_samples=1,
+            start=None):
+    """Maximises `loss_fn(labels, logits_fn(x_adv))` over the `norm` ball of radius `eps`.
+
+    The whole PGD loop (random start, `steps` x `projected_step`) in one
+    call, safe inside `tf.function` (adversarial training runs it in its
+    `train_step`); the attacks run the same step and loop from Python.
+
+    Args:
+        logits_fn: callable `x -> logits` (see `models.logits_function`,
             which runs the model in inference mode).
         x: float input batch (a tensor).
         labels: what `loss_fn` receives as its first argument (sparse labels
@@ -132,13 +224,17 @@ def perturb(logits_fn, x, labels, *, eps, norm, step_size, steps, clip, random=N
         eps: ball radius (> 0).
         norm: "linf" or "l2".
         step_size: length of each steepest-ascent step.
-        steps: number of steps (int >= 1).
+        steps: number of steps (int >= 1, or an int tensor).
         clip: `(min, max)` input domain, or None.
         random: an object with `uniform`/`normal` (`tf.random.Generator` or
             `KerasRandom`) for the random start; None starts at `x`.
         init_scale: the random start is drawn from the ball of radius
             `init_scale * eps` (1.0 for PGD / FGSM-RS, small for TRADES).
         loss_fn: per-example objective `(labels, logits) -> (batch,)`.
+        targeted: descend the loss instead (move towards `labels`).
+        eot_samples: average each step's gradient over this many passes.
+        start: the first iterate (overrides `random`), e.g. a start drawn
+            outside the graph.
 
     Returns:
         The adversarial batch, with `x_adv - x` inside the ball and `x_adv`
@@ -148,20 +244,14 @@ def perturb(logits_fn, x, labels, *, eps, norm, step_size, steps, clip, random=N
     eps = tf.cast(eps, tf.float32)
     step_size = tf.cast(step_size, tf.float32)
     x_adv = x
-    if random is not None:
-        start = random_start(random, tf.shape(x), eps * init_scale, norm)
-        x_adv = clip_to_domain(x + start, clip)
+    if start is not None:
+        x_adv = tf.convert_to_tensor(start, tf.float32)
+    elif random is not None:
+        x_adv = random_point(random, x, eps * init_scale, norm, clip)
 
     def step(x_adv):
-        gradient, _, _ = input_gradient(logits_fn, x_adv, labels, loss_fn)
-        x_next = x_adv + steepest_step(gradient, step_size, norm)
-        x_next = clip_to_domain(x + project(x_next - x, eps, norm), clip)
-        return tf.stop_gradient(x_next)
+        return tf.stop_gradient(projected_step(
+            logits_fn, x_adv, x, labels, eps=eps, step_size=step_size, norm=norm, clip=clip,
+            targeted=targeted, loss_fn=loss_fn, eot_samples=eot_samples))
 
-    if isinstance(steps, int) and steps <= UNROLL_MAX_STEPS:
-        for _ in range(steps):
-            x_adv = step(x_adv)
-    else:
-        _, x_adv = tf.while_loop(lambda i, _: i < steps, lambda i, x_adv: (i + 1, step(x_adv)),
-                                 (tf.constant(0), x_adv), maximum_iterations=steps)
-    return tf.stop_gradient(x_adv)
+    return tf.stop_gradient(iterate(step, x_adv, steps))

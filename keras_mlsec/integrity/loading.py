@@ -7,6 +7,7 @@ import shutil
 import tempfile
 
 from keras_mlsec._core import files as _files
+from keras_mlsec._core import keras_internals
 from keras_mlsec.integrity import _bundle, signing
 from keras_mlsec.integrity.errors import IntegrityError
 from keras_mlsec.integrity.scanning import _check_allow, scan_fileobj, sort_findings
@@ -106,12 +107,10 @@ def _verify_copy(data, expected, model_path):
 
 def _load_keras_bytes(data, *, custom_objects, compile):
     try:
-        from keras.src.saving import saving_lib
-    except ImportError:  # a future Keras layout: go through a private temporary file
-        saving_lib = None
-    if saving_lib is not None and hasattr(saving_lib, "load_model"):
-        return saving_lib.load_model(io.BytesIO(data), custom_objects=custom_objects,
-                                     compile=compile, safe_mode=True)
+        return keras_internals.load_model_from_fileobj(
+            io.BytesIO(data), custom_objects=custom_objects, compile=compile, safe_mode=True)
+    except keras_internals.KerasInternalError:  # another Keras: a private temporary file
+        pass
     import keras
 
     directory = tempfile.mkdtemp(prefix="keras_mlsec_load_")

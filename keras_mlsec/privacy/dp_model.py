@@ -96,6 +96,8 @@ class DPModel(keras.Model):
         Goodfellow 2015, Lee & Kifer 2021, Li et al. 2022 (ghost clipping).
     """
 
+    wraps_model = "model"  # the wrapper protocol (_core.models.WRAPPER_ATTRIBUTE)
+
     def __init__(self, model, *, l2_norm_clip, noise_multiplier, num_microbatches=None,
                  seed=None, clipping="auto", **kwargs):
         super().__init__(**kwargs)

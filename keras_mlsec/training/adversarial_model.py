@@ -79,6 +79,8 @@ class AdversarialModel(keras.Model):
         ICLR 2020.
     """
 
+    wraps_model = "model"  # the wrapper protocol (_core.models.WRAPPER_ATTRIBUTE)
+
     def __init__(self, model, *, attack, method="madry", beta=6.0, adversarial_weight=1.0,
                  seed=None, metrics_on="adversarial", **kwargs):
         super().__init__(**kwargs)
