@@ -94,6 +94,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self._fd = None
         self.closed = False
+        self.records = 0
         self._open()
 
     # Opening ------------------------------------------------------------------------
@@ -239,6 +240,14 @@ class AuditLog:
             finally:
                 os.close(self._fd)
                 self._fd = None
+
+    def __del__(self):
+        # Dropped without close(): release the file like a crashed writer would (no close
+        # record); the next AuditLog on it resumes and seals the tail.
+        try:
+            self._release()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
 
     def __enter__(self):
         return self
