@@ -8,8 +8,8 @@ import keras
 
 from keras_mlsec._core import files as _files
 from keras_mlsec.integrity.audit_log import check_audit_log, log_event
-from keras_mlsec.integrity.dataset_digest import describe_dataset
-from keras_mlsec.integrity.ml_bom import ml_bom
+from keras_mlsec.integrity.digests import describe_dataset
+from keras_mlsec.integrity.bom import ml_bom
 from keras_mlsec.integrity.provenance import default_bom_path
 from keras_mlsec.integrity.signing import default_signature_path, sign_model
 
@@ -36,7 +36,7 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
     by `on_train_begin`) moves it back.
 
     With `provenance=True` each checkpoint also gets a CycloneDX ML-BOM,
-    `ckpt.keras.cdx.json` (see `keras_mlsec.integrity.ml_bom`: the model's
+    `ckpt.keras.cdx.json` (see `keras_mlsec.integrity.bom`: the model's
     digest, the training `datasets`, the Python environment, the `reports`
     and the checkpoint's logs), whose sha256 is signed in the same bundle as
     the model; it is installed with the same crash-safe renames, and

@@ -110,7 +110,7 @@ def _datasets(values):
 def run_bom(args):
     """Writes the ML-BOM; prints where, or the document itself."""
     try:
-        from keras_mlsec.integrity.ml_bom import ml_bom
+        from keras_mlsec.integrity.bom import ml_bom
 
         document = ml_bom(args.model, datasets=_datasets(args.data) or None,
                           reports=[_load_report(text) for text in args.report],

@@ -28,8 +28,8 @@ _EXPORTS = {
     "scan_model": "keras_mlsec.integrity.scanning",
     "IntegrityError": "keras_mlsec.integrity.errors",
     "Finding": "keras_mlsec.integrity.finding",
-    "dataset_digest": "keras_mlsec.integrity.dataset_digest",
-    "ml_bom": "keras_mlsec.integrity.ml_bom",
+    "dataset_digest": "keras_mlsec.integrity.digests",
+    "ml_bom": "keras_mlsec.integrity.bom",
     "AuditLog": "keras_mlsec.integrity.audit_log",
     "verify_audit_log": "keras_mlsec.integrity.audit_log",
 }

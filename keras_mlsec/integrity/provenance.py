@@ -12,7 +12,7 @@ import json
 import pathlib
 
 from keras_mlsec._core import files as _files
-from keras_mlsec.integrity.dataset_digest import PREFIX, describe_dataset
+from keras_mlsec.integrity.digests import PREFIX, describe_dataset
 from keras_mlsec.integrity.errors import IntegrityError
 
 BOM_SUFFIX = ".cdx.json"

@@ -4,7 +4,7 @@ Built with `cyclonedx-python-lib` (components, hashes, package URLs,
 properties, tools). That library does not model the 1.6 `modelCard` and
 component `data` fields yet, so those two are added to its JSON output here;
 the whole document validates against the CycloneDX 1.6 JSON schema with the
-library's own validator (see tests/integrity/ml_bom_test.py).
+library's own validator (see tests/integrity/bom_test.py).
 """
 
 import hashlib
@@ -17,7 +17,7 @@ import numpy as np
 
 from keras_mlsec._core import files as _files
 from keras_mlsec.integrity import _model_card
-from keras_mlsec.integrity.dataset_digest import PREFIX, _array_bytes, describe_dataset
+from keras_mlsec.integrity.digests import PREFIX, _array_bytes, describe_dataset
 
 MODEL_REF = "model"
 _MAX_CONFIG_BYTES = 64 * 2**20
