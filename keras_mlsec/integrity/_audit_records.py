@@ -25,10 +25,16 @@ SIGNED = (CHECKPOINT, CLOSE)
 _KEYS = {"seq", "time", "event", "data", "prev"}
 
 
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                            allow_nan=False, default=lambda value: _plain(value))
+
+
 def encode(record):
-    """The canonical bytes of a record (raises ValueError for NaN/infinity)."""
-    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
-                      allow_nan=False).encode("ascii")
+    """The canonical bytes of a record (NumPy values and paths converted to JSON).
+
+    Raises ValueError for NaN/infinity and TypeError for other objects.
+    """
+    return _ENCODER.encode(record).encode("ascii")
 
 
 def line_hash(line):
@@ -74,17 +80,22 @@ def signature_valid(public_key, record):
 
 
 def check_data(data, name="data"):
-    """`data` as a JSON-ready dict (a copy), or TypeError/ValueError naming it."""
+    """`data` when it is a dict (or None: `{}`), else TypeError naming it.
+
+    Its keys and values are checked when the record is encoded (see `data_error`).
+    """
     if data is None:
         return {}
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
+    if type(data) is not dict and not isinstance(data, dict):
         raise TypeError(f"Expected `{name}` to be a dict with string keys or None. "
                         f"Received: {name}={data!r:.80}")
-    try:
-        return json.loads(json.dumps(data, allow_nan=False, default=_plain))
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"Expected `{name}` to be JSON-serialisable with finite numbers. "
-                         f"Received: {name}={data!r:.80} ({error})") from None
+    return data
+
+
+def data_error(data, error, name="data"):
+    """The ValueError to raise for `data` that did not encode."""
+    return ValueError(f"Expected `{name}` to be JSON-serialisable with finite numbers. "
+                      f"Received: {name}={data!r:.80} ({error})")
 
 
 def _plain(value):

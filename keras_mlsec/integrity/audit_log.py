@@ -169,10 +169,15 @@ class AuditLog:
                   "data": data, "prev": self._prev}
         if signed:
             record["signature"] = _records.sign(self._key, record)
-        line = _records.encode(record)
+        try:
+            line = _records.encode(record)
+        except (TypeError, ValueError) as error:  # only user data can fail to encode
+            raise _records.data_error(data, error) from None
         payload = line + b"\n"
-        while payload:  # one write for a record on a regular file; loop on a short write
-            payload = payload[os.write(self._fd, payload):]
+        written = os.write(self._fd, payload)  # one write per record on a regular file
+        while written < len(payload):  # a short write (disk full, signal): finish the line
+            payload = payload[written:]
+            written = os.write(self._fd, payload)
         if self.fsync or signed:
             os.fsync(self._fd)
         self._prev = _records.line_hash(line)
