@@ -16,7 +16,7 @@ class IntegrityError(Exception):
             `"unsupported_format"`; for provenance checks `"missing_provenance"`
             and `"provenance_mismatch"`; for audit logs `"not_an_audit_log"`,
             `"malformed_record"`, `"chain_broken"`, `"bad_signature"`,
-            `"wrong_key"` and `"not_closed"`.
+            `"wrong_key"`, `"unsigned_log"` and `"not_closed"`.
         path: the model (or log) path the check was about.
         findings: for `"unsafe_model"`, the scanner findings that caused it.
         line: for audit logs, the 1-based number of the first bad line.
