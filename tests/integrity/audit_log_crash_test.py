@@ -18,8 +18,10 @@ from keras_mlsec.integrity import AuditLog, generate_keypair, verify_audit_log
 # "pid N" after a fork, the writer "ready W" after its first append, the zygote "reaped W".
 _ZYGOTE = textwrap.dedent("""
     import os, sys, time
+    from keras_mlsec._core.files import load_private_key
     from keras_mlsec.integrity.audit_log import AuditLog
     path, key = sys.argv[1], sys.argv[2]
+    load_private_key(key)  # imports cryptography once, before the forks
     for line in sys.stdin:
         writer = int(line)
         pid = os.fork()
