@@ -43,6 +43,11 @@ CASES = {
                           r"on_drift called 0 time\(s\) for clean traffic",
                           r"on_drift called [1-9]\d* time\(s\) for faulty camera traffic"],
                          ["drift-example/drift_report.json", "drift-example/drift_report.png"]),
+    "governance": ([r"signed checkpoint with ML-BOM: \d+ components, data \['digits-train'\]",
+                    r"refused with other training data \(provenance_mismatch\)",
+                    r"model card: clean_accuracy = [01]\.\d{3}",
+                    r"audit log verified: 8 records, events .*'drift_alert'",
+                    r"edited audit log detected at line 4 \(chain_broken\)"], []),
 }
 
 
