@@ -46,10 +46,14 @@ def find_layer(model, name, argument="layer"):
                      f"{layer_names(model)}. Received: {argument}={name!r}")
 
 
+def weighted_layers(model):
+    """The layers of `model` (nested ones included, sub-models themselves excluded) with weights."""
+    return [layer for layer in _walk(model) if layer.weights and not isinstance(layer, keras.Model)]
+
+
 def penultimate_layer(model):
     """The last layer with weights (the classifier head); its input is the penultimate features."""
-    weighted = [layer for layer in _walk(model)
-                if layer.weights and not isinstance(layer, keras.Model)]
+    weighted = weighted_layers(model)
     if not weighted:
         raise ValueError("Expected a model with at least one layer with weights (a "
                          f"classifier head). Received: model {model.name!r} without one.")

@@ -35,7 +35,7 @@ class PoisonedData:
                  method="poisoning"):
         self.x = np.asarray(x, dtype=np.float32)
         self.y = np.asarray(y, dtype=np.int32)
-        self.poison_indices = check_indices(poison_indices, len(self.x))
+        self.poison_indices = v.check_indices(poison_indices, len(self.x))
         self.trigger, self.target, self.source, self.method = trigger, target, source, method
 
     @property
@@ -76,22 +76,3 @@ class PoisonedData:
         return (f"PoisonedData(method={self.method!r}, examples={len(self.x)}, "
                 f"poisoned={len(self.poison_indices)}, target={self.target!r})")
 
-
-def check_indices(indices, num_examples, name="poison_indices"):
-    """Sorted unique int64 indices in `[0, num_examples)`; errors name `name`."""
-    array = np.asarray(indices)
-    if array.size == 0:
-        return np.zeros(0, np.int64)
-    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
-        if array.dtype == bool and array.shape == (num_examples,):
-            return np.flatnonzero(array).astype(np.int64)
-        raise ValueError(f"Expected `{name}` to be a 1-D array of integer indices (or a "
-                         f"boolean mask of length {num_examples}). Received: {name} with "
-                         f"shape {array.shape} and dtype {array.dtype}")
-    if array.min() < 0 or array.max() >= num_examples:
-        raise ValueError(f"Expected `{name}` in [0, {num_examples - 1}]. Received: "
-                         f"{name} from {array.min()} to {array.max()}")
-    if len(np.unique(array)) != len(array):
-        raise ValueError(f"Expected unique `{name}`. Received: {len(array) - len(np.unique(array))}"
-                         " repeated indices")
-    return np.sort(array).astype(np.int64)
