@@ -21,9 +21,9 @@ def fit(x, y, epochs=30, seed=0):
 
 @functools.lru_cache(maxsize=None)
 def backdoored():
-    """(model, PoisonedData, x_test, y_test): a 2x2 top-left patch on 10% of non-target digits."""
+    """(model, PoisonedData, x_test, y_test): a 2x2 top-left patch on 5% of non-target digits."""
     (x_train, y_train), (x_test, y_test) = digits(8)
-    data = backdoor(x_train, y_train, target=TARGET, rate=0.1, seed=0)
+    data = backdoor(x_train, y_train, target=TARGET, rate=0.05, seed=0)
     return fit(data.x, data.y), data, x_test, y_test
 
 

@@ -67,3 +67,24 @@ def knn_labels(queries, references, reference_labels, k, batch_size=512):
                                      minlength=num_classes)
         votes.append(np.argmax(counts, axis=1))
     return np.concatenate(votes)
+
+
+def refine_1d(values, group, iterations=20):
+    """EM on a two-Gaussian mixture of 1-D `values`, started from the split `group`.
+
+    Returns the members of the component that started as `group` (each value
+    goes to the component of higher posterior): unlike Otsu's mid-point cut,
+    the boundary moves away from the narrower component.
+    """
+    values = values.astype(np.float64)
+    member = group.copy()
+    for _ in range(iterations):
+        if member.all() or not member.any():
+            return group
+        params = [(values[m].mean(), values[m].std() + 1e-9, m.mean()) for m in (member, ~member)]
+        log_p = [np.log(w) - np.log(s) - 0.5 * ((values - mu) / s) ** 2 for mu, s, w in params]
+        updated = log_p[0] > log_p[1]
+        if np.array_equal(updated, member):
+            break
+        member = updated
+    return member

@@ -76,7 +76,21 @@ def _prune(model, layer, x, y, *, max_accuracy_drop, step, batch_size):
     return keeper
 
 
-def repair_backdoor(model, scan, x_clean, y_clean, *, method="unlearning", epochs=5,
+def _default_prune_layer(model):
+    """The last convolution (Liu et al. prune the last convolutional layer), else the
+    layer with weights just before the classifier head."""
+    weighted = acts.weighted_layers(model)
+    convolutions = [layer for layer in weighted
+                    if len(getattr(getattr(layer, "kernel", None), "shape", ())) >= 3]
+    if convolutions:
+        return convolutions[-1].name
+    if len(weighted) < 2:
+        raise ValueError("Expected a model with a hidden layer to prune. Received: "
+                         f"model with {len(weighted)} layer(s) with weights.")
+    return weighted[-2].name
+
+
+def repair_backdoor(model, scan, x_clean, y_clean, *, method="unlearning", epochs=10,
                     learning_rate=1e-3, batch_size=32, unlearning_fraction=0.2,
                     prune_layer=None, max_accuracy_drop=0.05, prune_step=0.05, seed=0):
     """Returns a copy of `model` with its backdoor removed as far as clean data allow.
@@ -87,7 +101,8 @@ def repair_backdoor(model, scan, x_clean, y_clean, *, method="unlearning", epoch
       true label, so the model learns to ignore it. A scan without a flagged
       class leaves nothing to unlearn: the copy is returned untrained.
     * "fine_pruning" (Liu et al. 2018): zeroes the units of `prune_layer`
-      (default: the layer feeding the classifier head) least active on
+      (default: the last convolution, else the layer feeding the
+      classifier head) least active on
       clean data, in steps of `prune_step` of the units, while the clean
       accuracy stays within `max_accuracy_drop` of the original (backdoor
       neurons are dormant on clean inputs), then fine-tunes on `x_clean`
@@ -160,11 +175,7 @@ def repair_backdoor(model, scan, x_clean, y_clean, *, method="unlearning", epoch
             x[index] = x[index] * (1.0 - mask) + mask * pattern
     else:
         if prune_layer is None:
-            weighted = acts.weighted_layers(repaired)
-            if len(weighted) < 2:
-                raise ValueError("Expected a model with a hidden layer to prune. Received: "
-                                 f"model with {len(weighted)} layer(s) with weights.")
-            prune_layer = weighted[-2].name
+            prune_layer = _default_prune_layer(repaired)
         callbacks.append(_prune(repaired, prune_layer, x, y, max_accuracy_drop=max_accuracy_drop,
                                 step=prune_step, batch_size=256))
     repaired.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0, shuffle=True,
