@@ -43,6 +43,11 @@ CASES = {
                           r"on_drift called 0 time\(s\) for clean traffic",
                           r"on_drift called [1-9]\d* time\(s\) for faulty camera traffic"],
                          ["drift-example/drift_report.json", "drift-example/drift_report.png"]),
+    "poisoning": ([r"training set: 3 clean points \+ 2 mislabeled",
+                   r"moved by \+\d\.\d\d",
+                   r"clean\s+model: test point \(1\.2, 0\) -> class 1",
+                   r"poisoned model: test point \(1\.2, 0\) -> class 0"],
+                  ["poisoning_boundary.png"]),
 }
 
 
