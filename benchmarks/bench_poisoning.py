@@ -101,7 +101,8 @@ def run_seed(seed, args, train, defender, test, summary):
     for kind in ("patch", "blend"):
         data = backdoor(x_train, y_train, target=target, rate=rate, trigger=kind, seed=seed)
         model = fit(data.x, data.y, seed, args.epochs)
-        acc, asr = accuracy(model, x_test, y_test), attack_success_rate(model, data, x_test, y_test)
+        acc = accuracy(model, x_test, y_test)
+        asr = attack_success_rate(model, data, x_test, y_test)
         print(f"  {kind:6s} {100 * data.poison_fraction:.1f}% poisoned: attack success {asr:.3f}, "
               f"clean accuracy {acc:.3f} ({100 * (acc - clean_acc):+.1f} pp)")
         summary[kind].append((asr, acc - clean_acc))

@@ -49,7 +49,8 @@ def plot(x, y, poison, models, path):
         (w1, w2), b = model.layers[-1].kernel.numpy()[:, 0], model.layers[-1].bias.numpy()[0]
         ax.plot(-(b + w2 * grid) / w1, grid, style, color="black", label=f"{name} boundary")
     colors = np.where(y == 0, "tab:blue", "tab:orange")
-    ax.scatter(x[~poison, 0], x[~poison, 1], c=colors[~poison], s=80, label="clean (blue 0, orange 1)")
+    ax.scatter(x[~poison, 0], x[~poison, 1], c=colors[~poison], s=80,
+               label="clean (blue 0, orange 1)")
     ax.scatter(x[poison, 0], x[poison, 1], c=colors[poison], s=120, marker="X",
                edgecolors="red", label="poison (labelled 0)")
     ax.scatter([1.2], [0.0], marker="*", s=150, color="green", label="test point (class 1)")

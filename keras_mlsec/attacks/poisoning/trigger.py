@@ -155,4 +155,5 @@ class Trigger:
                 "mask_l1": float(self.mask.sum()), "pixels": int((self.mask > 0).sum())}
 
     def __repr__(self):
-        return f"Trigger(kind={self.kind!r}, shape={self.shape}, pixels={int((self.mask > 0).sum())})"
+        pixels = int((self.mask > 0).sum())
+        return f"Trigger(kind={self.kind!r}, shape={self.shape}, pixels={pixels})"

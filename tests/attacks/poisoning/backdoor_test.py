@@ -17,7 +17,8 @@ def test_patch_poison_is_relabelled_and_stamped_only_where_chosen():
     clean = ~data.is_poisoned
     np.testing.assert_array_equal(data.x[clean], x[clean])
     np.testing.assert_array_equal(data.y[clean], y[clean])
-    np.testing.assert_array_equal(data.x[data.poison_indices], data.apply_trigger(x)[data.poison_indices])
+    np.testing.assert_array_equal(data.x[data.poison_indices],
+                                  data.apply_trigger(x)[data.poison_indices])
     np.testing.assert_array_equal(x, x_before)
     assert data.poison_fraction == pytest.approx(6 / 40)
 
