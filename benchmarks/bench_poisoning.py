@@ -173,7 +173,8 @@ def corners(args, train, test):
         trigger = Trigger.patch(x_train.shape[1:], corner=corner)
         data = backdoor(x_train, y_train, target=0, rate=rate, trigger=trigger, seed=0)
         model = fit(data.x, data.y, 0, args.epochs)
-        print(f"  {corner:12s} attack success {attack_success_rate(model, data, x_test, y_test):.3f}")
+        success = attack_success_rate(model, data, x_test, y_test)
+        print(f"  {corner:12s} attack success {success:.3f}")
 
 
 def verdict(values, ok):
