@@ -48,6 +48,11 @@ CASES = {
                     r"model card: clean_accuracy = [01]\.\d{3}",
                     r"audit log verified: 8 records, events .*'drift_alert'",
                     r"edited audit log detected at line 4 \(chain_broken\)"], []),
+    "poisoning": ([r"training set: 3 clean points \+ 2 mislabeled",
+                   r"moved by \+\d\.\d\d",
+                   r"clean\s+model: test point \(1\.2, 0\) -> class 1",
+                   r"poisoned model: test point \(1\.2, 0\) -> class 0"],
+                  ["poisoning_boundary.png"]),
 }
 
 
