@@ -48,7 +48,7 @@ def nodes_by_depth(model):
 def run_through_graph(model, inputs, operation_fn):
     """Runs a functional model's graph on `inputs`, calling `operation_fn(op)(*args)` per node.
 
-    Returns the model's outputs as a flat list.
+    Returns the outputs in the model's output structure (one tensor for one output).
     """
     return _method(model, "_run_through_graph")(inputs, operation_fn=operation_fn)
 
