@@ -68,6 +68,24 @@ def flatten_layers(model, include_self=False, recursive=True):
                                                    recursive=recursive))
 
 
+def _masking():
+    try:
+        from keras.src.backend.common import masking
+    except ImportError as error:
+        raise _missing("keras.src.backend.common.masking", error) from None
+    return masking
+
+
+def get_keras_mask(tensor):
+    """The Keras mask attached to `tensor` (e.g. by an Embedding with mask_zero), or None."""
+    return _private(_masking(), "get_keras_mask")(tensor)
+
+
+def set_keras_mask(tensor, mask):
+    """Attaches a Keras mask to `tensor`, as a layer's `__call__` does."""
+    _private(_masking(), "set_keras_mask")(tensor, mask)
+
+
 def loss_tracker(model):
     """The `Mean` metric behind a compiled model's reported `loss` (`model._loss_tracker`)."""
     return _private(model, "_loss_tracker")

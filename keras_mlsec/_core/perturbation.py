@@ -255,3 +255,140 @@ def perturb(logits_fn, x, labels, *, eps, norm, step_size, steps, clip, random=N
             targeted=targeted, loss_fn=loss_fn, eot_samples=eot_samples))
 
     return tf.stop_gradient(iterate(step, x_adv, steps))
+
+
+def perturb_momentum(logits_fn, x, labels, *, eps, norm, step_size, steps, clip,
+                     decay_factor=1.0, start=None, loss_fn=losses.cross_entropy):
+    """The Momentum Iterative Method's loop (MI-FGSM), in the graph.
+
+    Each step divides the input gradient by its per-example mean absolute
+    value, accumulates it in `momentum = decay_factor * momentum + gradient`
+    and takes a steepest step of `step_size` along the momentum, then
+    projects onto the `norm` ball and into `clip` (as CleverHans'
+    `momentum_iterative_method`, which `keras_mlsec.attacks.mim` runs).
+
+    Args:
+        logits_fn, x, labels, eps, norm, step_size, steps, clip, loss_fn: as
+            for `perturb` (`steps` a Python int).
+        decay_factor: momentum decay `mu` (1.0 in the paper).
+        start: the first point (default `x`, as MIM).
+
+    Returns:
+        The adversarial batch; no gradient flows back through it.
+
+    Reference:
+        Dong et al., "Boosting Adversarial Attacks with Momentum", CVPR 2018.
+    """
+    x = tf.stop_gradient(tf.convert_to_tensor(x, tf.float32))
+    eps, step_size = tf.cast(eps, tf.float32), tf.cast(step_size, tf.float32)
+    to_ball = lambda point: into_ball(point, x, eps, norm, clip)  # noqa: E731
+    axes = list(range(1, len(x.shape)))
+
+    def step(state):
+        x_adv, momentum = state
+        gradient, _, _ = input_gradient(logits_fn, x_adv, labels, loss_fn)
+        scale = tf.maximum(tf.reduce_mean(tf.abs(gradient), axes, keepdims=True), 1e-12)
+        momentum = decay_factor * momentum + gradient / scale
+        x_next = to_ball(x_adv + steepest_step(momentum, step_size, norm))
+        return tf.stop_gradient(x_next), momentum
+
+    x0 = x if start is None else tf.stop_gradient(start)
+    x_adv, _ = iterate(step, (x0, tf.zeros_like(x)), int(steps))
+    return tf.stop_gradient(x_adv)
+
+
+def apgd_checkpoints(steps):
+    """Iterations where APGD may halve its step: `w_j = ceil(p_j * steps)`, `p_0 = 0`.
+
+    `p_1 = 0.22`, `p_{j+1} = p_j + max(p_j - p_{j-1} - 0.03, 0.06)`. Returns a
+    length-`steps` int list holding `w_j - w_{j-1}` at each `w_j`, 0 elsewhere.
+    """
+    fractions = [0.0, 0.22]
+    while fractions[-1] < 1.0:
+        fractions.append(fractions[-1] + max(fractions[-1] - fractions[-2] - 0.03, 0.06))
+    lengths, previous = [0] * steps, 0
+    for fraction in fractions[1:]:
+        w = int(np.ceil(fraction * steps - 1e-9))
+        if previous < w < steps:
+            lengths[w], previous = w - previous, w
+    return lengths
+
+
+APGD_MOMENTUM = 0.75  # alpha of Croce and Hein 2020
+
+
+def perturb_apgd(logits_fn, x, labels, *, eps, norm, steps, clip, rho=0.75, start=None,
+                 loss_fn=losses.cross_entropy):
+    """One run of Auto-PGD, step-size schedule and momentum included, in the graph.
+
+    The step starts at `2 * eps`; at the checkpoints of `apgd_checkpoints` it
+    is halved for the examples where fewer than `rho` of the steps since the
+    last checkpoint raised the loss, or where neither the step nor the best
+    loss changed since then, and those restart from their best point. Each
+    step mixes the projected gradient step with the last move (momentum 0.75
+    after the first step). The kept example is the worst case seen: a
+    misclassified point first (for integer `labels`), then the highest loss.
+
+    Args:
+        logits_fn, x, labels, eps, norm, clip, loss_fn: as for `perturb`.
+        steps: iterations (a Python int), one gradient each plus one at the start.
+        rho: fraction of loss-raising steps under which the step is halved.
+        start: the first point (APGD draws it uniformly in the ball; default `x`).
+
+    Returns:
+        The adversarial batch; no gradient flows back through it.
+
+    Reference:
+        Croce and Hein, "Reliable evaluation of adversarial robustness with an
+        ensemble of diverse parameter-free attacks", ICML 2020.
+    """
+    x = tf.stop_gradient(tf.convert_to_tensor(x, tf.float32))
+    eps = tf.cast(eps, tf.float32)
+    to_ball = lambda point: into_ball(point, x, eps, norm, clip)  # noqa: E731
+    per_example = [-1] + [1] * (len(x.shape) - 1)
+    lengths = tf.constant(apgd_checkpoints(int(steps)), tf.float32)
+    with_success = tf.convert_to_tensor(labels).dtype.is_integer
+
+    def value_and_grad(x_adv):
+        gradient, value, logits = input_gradient(logits_fn, x_adv, labels, loss_fn)
+        if with_success:
+            success = tf.argmax(logits, -1, output_type=labels.dtype) != labels
+        else:
+            success = tf.zeros_like(value, tf.bool)
+        return tf.stop_gradient(value), tf.stop_gradient(gradient), success
+
+    def body(k, x_k, x_prev, f_k, g_k, eta, x_max, f_max, g_max, count, reduced_last, f_last,
+             x_out, s_out, f_out):
+        z = to_ball(x_k + steepest_step(g_k, tf.reshape(eta, per_example), norm))
+        alpha = tf.where(k == 0, 1.0, APGD_MOMENTUM)
+        x_next = tf.stop_gradient(to_ball(x_k + alpha * (z - x_k) + (1.0 - alpha) * (x_k - x_prev)))
+        f_next, g_next, s_next = value_and_grad(x_next)
+        count += tf.cast(f_next > f_k, tf.float32)
+        improved = f_next > f_max
+        x_max = where_examples(improved, x_next, x_max)
+        g_max = where_examples(improved, g_next, g_max)
+        f_max = tf.where(improved, f_next, f_max)
+        worse = is_worse_case(s_next, f_next, s_out, f_out)
+        x_out = where_examples(worse, x_next, x_out)
+        f_out, s_out = tf.where(worse, f_next, f_out), s_out | s_next
+        length = tf.gather(lengths, k)
+        at_check = length > 0
+        reduce = at_check & ((count < rho * length) | (~reduced_last & (f_max <= f_last)))
+        eta = tf.where(reduce, eta / 2.0, eta)
+        x_new = where_examples(reduce, x_max, x_next)
+        x_prev = where_examples(reduce, x_max, x_k)
+        g_k = where_examples(reduce, g_max, g_next)
+        f_k = tf.where(reduce, f_max, f_next)
+        count = tf.where(at_check, tf.zeros_like(count), count)
+        reduced_last = tf.where(at_check, reduce, reduced_last)
+        f_last = tf.where(at_check, f_max, f_last)
+        return (k + 1, x_new, x_prev, f_k, g_k, eta, x_max, f_max, g_max, count, reduced_last,
+                f_last, x_out, s_out, f_out)
+
+    x0 = x if start is None else tf.stop_gradient(start)
+    f0, g0, s0 = value_and_grad(x0)
+    state = (tf.constant(0), x0, x0, f0, g0, 2.0 * eps * tf.ones_like(f0), x0, f0, g0,
+             tf.zeros_like(f0), tf.zeros_like(s0), f0, x0, s0, f0)
+    out = tf.while_loop(lambda k, *_: k < int(steps), body, state,
+                        maximum_iterations=int(steps))
+    return tf.stop_gradient(out[12])

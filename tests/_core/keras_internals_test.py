@@ -111,3 +111,11 @@ def test_linear_twin_shares_weights_and_leaves_the_layer_alone(layer):
 def test_linear_twin_refuses_a_layer_without_activation():
     with pytest.raises(ki.KerasInternalError, match=r"Softmax\.activation"):
         ki.linear_twin(keras.layers.Softmax())
+
+
+def test_mask_helpers_work_on_this_keras():
+    import tensorflow as tf
+
+    t = tf.ones((2, 3))
+    ki.set_keras_mask(t, tf.constant([[True, False, True]] * 2))
+    assert ki.get_keras_mask(t).shape == (2, 3)
