@@ -21,6 +21,8 @@ from keras_mlsec.responsible.fairness_report import DEFAULT_BOUNDS, FairnessRepo
 _EXPORTS = {
     "FairPostprocessor": "keras_mlsec.responsible.fair_postprocessor",
     "AdversarialDebiasingModel": "keras_mlsec.responsible.adversarial_debiasing_model",
+    "explain": "keras_mlsec.responsible.explanations",
+    "Explanation": "keras_mlsec.responsible.explanation",
 }
 
 __all__ = sorted([*_EXPORTS, "DEFAULT_BOUNDS", "FairnessReport", "dataset_bias",
