@@ -49,8 +49,9 @@ def explanations(context):
     x, _ = context.subset(context.x_test, context.y_test, budget["explain_examples"])
     background, _ = context.subset(context.x_train, context.y_train,
                                    budget["explain_background"])
-    explanation = explain(context.model, x, background=background, nsamples=budget["explain_samples"],
-                          seed=context.seed, feature_names=context.feature_names)
+    explanation = explain(context.model, x, background=background,
+                          nsamples=budget["explain_samples"], seed=context.seed,
+                          feature_names=context.feature_names)
     top = explanation.top_features(5)
     path = explanation.plot(context.path("explanations.png"))
     return context.result(
