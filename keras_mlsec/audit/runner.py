@@ -13,6 +13,7 @@ from keras_mlsec._core import validation as v
 from keras_mlsec.audit.audit_context import AuditContext
 from keras_mlsec.audit.registry import SECTIONS
 from keras_mlsec.audit.security_audit import SecurityAudit
+from keras_mlsec.responsible.fairness import protected_groups
 
 SECTION_MODULES = ("keras_mlsec.audit.sections_inference", "keras_mlsec.audit.sections_privacy",
                    "keras_mlsec.audit.sections_mlops", "keras_mlsec.audit.sections_responsible")
@@ -47,24 +48,21 @@ def _check_sections(sections):
     return names
 
 
-def _check_protected(protected, train, test):
-    if protected is None or (isinstance(protected, (int, np.integer))
-                             and not isinstance(protected, bool)):
-        if protected is not None and train[0].ndim != 2:
-            raise ValueError("Expected tabular data (examples, features) for a protected column "
-                             f"index. Received: protected={protected} with x of shape "
-                             f"{train[0].shape}")
-        return None if protected is None else int(protected)
+def _check_protected(protected, privileged, train, test):
+    """Checks the protected attribute where it enters (binary, privileged value present)."""
+    if protected is None:
+        return None
+    if isinstance(protected, (int, np.integer)) and not isinstance(protected, bool):
+        for x, _ in (train, test):
+            protected_groups(x, int(protected), privileged=privileged)
+        return int(protected)
     if not isinstance(protected, (tuple, list)) or len(protected) != 2:
         raise TypeError("Expected `protected` to be a column index of x or a pair "
                         "(train_groups, test_groups) of arrays. Received: protected of type "
                         f"{type(protected).__name__}")
-    for name, groups, (x, _) in (("protected[0]", protected[0], train),
-                                 ("protected[1]", protected[1], test)):
-        if len(np.asarray(groups)) != len(x):
-            raise ValueError(f"Expected `{name}` to hold one group per example ({len(x)}). "
-                             f"Received: {len(np.asarray(groups))} groups")
-    return tuple(np.asarray(g) for g in protected)
+    for groups, (x, _) in ((protected[0], train), (protected[1], test)):
+        protected_groups(x, np.asarray(groups), privileged=privileged)
+    return tuple(np.asarray(groups) for groups in protected)
 
 
 def audit(model, train, test, *, protected=None, privileged=1, eps=None, sections=None,
@@ -116,7 +114,7 @@ def audit(model, train, test, *, protected=None, privileged=1, eps=None, section
     model = v.check_model(model)
     train = v.check_pair(train, "train", model)
     test = v.check_pair(test, "test", model)
-    protected = _check_protected(protected, train, test)
+    protected = _check_protected(protected, privileged, train, test)
     names = _check_sections(sections)
     seed = v.check_seed(seed)
     results = []

@@ -66,12 +66,18 @@ class SecurityAudit(JSONReport):
         return [s.name for s in self.sections if s.status == "failed"]
 
     @property
+    def errors(self):
+        """Names of the sections whose check raised (their reason holds the error)."""
+        return [s.name for s in self.sections if s.status == "error"]
+
+    @property
     def passed(self):
-        """True when no section failed its gate (not-assessed threats do not fail)."""
-        return not self.failures
+        """True when no section failed its gate or raised (not-run sections do not fail)."""
+        return not self.failures and not self.errors
 
     def to_dict(self):
         return {"passed": self.passed, "verdicts": self.verdicts, "failures": self.failures,
+                "errors": self.errors,
                 "sections": [_jsonable(s.to_dict()) for s in self.sections],
                 "settings": self.settings, "versions": self.versions}
 
@@ -83,7 +89,8 @@ class SecurityAudit(JSONReport):
     def to_markdown(self):
         """The audit as Markdown: verdicts per threat, then every section."""
         lines = ["# Security audit: " + ("PASSED" if self.passed else
-                                         f"FAILED ({', '.join(self.failures)})"), "",
+                                         f"FAILED ({', '.join(self.failures + self.errors)})"),
+                 "",
                  "| threat | verdict | sections |", "|---|---|---|"]
         for threat, verdict in self.verdicts.items():
             names = ", ".join(f"{s.name} ({s.status})" for s in self.sections

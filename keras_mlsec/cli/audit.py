@@ -1,6 +1,6 @@
 """`keras-mlsec audit`: every security check on a saved model, as one HTML page.
 
-Exit status: 0 when every gate passed, 1 when a section failed its gate, 2
+Exit status: 0 when every gate passed, 1 when a section failed its gate or raised, 2
 for usage errors (missing or unreadable files, bad arguments).
 """
 
@@ -126,6 +126,7 @@ def run_audit(args):
     print(result)
     print(f"\nWrote {path}, audit.json and audit.md in {args.output}/")
     if not result.passed:
-        print(f"keras-mlsec audit: failed gates: {', '.join(result.failures)}", file=sys.stderr)
+        print(f"keras-mlsec audit: failed gates: {', '.join(result.failures) or 'none'}; "
+              f"sections that raised: {', '.join(result.errors) or 'none'}", file=sys.stderr)
         return 1
     return 0

@@ -15,7 +15,8 @@ Imported lazily: aif360 and shap load only when a function that needs them runs.
 from keras_mlsec._core.lazy import lazy_exports
 # Imported eagerly (NumPy only): the submodule `fairness_report` shares its name with the
 # function, and this import binds the function over the submodule on the package.
-from keras_mlsec.responsible.fairness import dataset_bias, fairness_report, reweighing
+from keras_mlsec.responsible.fairness import (dataset_bias, fairness_report, protected_groups,
+                                              reweighing)
 from keras_mlsec.responsible.fairness_report import DEFAULT_BOUNDS, FairnessReport
 
 _EXPORTS = {
@@ -26,6 +27,6 @@ _EXPORTS = {
 }
 
 __all__ = sorted([*_EXPORTS, "DEFAULT_BOUNDS", "FairnessReport", "dataset_bias",
-                   "fairness_report", "reweighing"])
+                   "fairness_report", "protected_groups", "reweighing"])
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -128,8 +128,7 @@ def explain(model, x, *, background, method="gradient", output="model", nsamples
         if method == "gradient":
             values = _shap().GradientExplainer(target, background, batch_size=batch_size) \
                 .shap_values(x, nsamples=nsamples, rseed=seed)
-            base = np.asarray(target.predict(background, verbose=0)).reshape(
-                len(background), -1).mean(0)
+            base = _mean_output(target, background)
         elif method == "kernel":
             values, base = _kernel(lambda b: target.predict(b, verbose=0), x, background,
                                    nsamples, seed)
@@ -142,6 +141,17 @@ def explain(model, x, *, background, method="gradient", output="model", nsamples
                        data=x, feature_names=feature_names, output_names=output_names,
                        method=method, config={"output": output, "nsamples": nsamples,
                                               "seed": seed, "background": len(background)})
+
+
+def _mean_output(model, x, batch_size=1024):
+    """Mean model output over `x` (direct calls: cheaper than `predict` for a few batches)."""
+    import keras
+
+    total = 0.0
+    for start in range(0, len(x), batch_size):
+        out = keras.ops.convert_to_numpy(model(x[start:start + batch_size], training=False))
+        total = total + out.reshape(len(out), -1).astype(np.float64).sum(0)
+    return total / len(x)
 
 
 def _kernel(function, x, background, nsamples, seed):

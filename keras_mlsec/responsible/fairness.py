@@ -29,6 +29,28 @@ def _aif360(module):
         logging.root.setLevel(previous)
 
 
+def protected_groups(x, protected, *, privileged=1):
+    """Checks a protected attribute and returns its groups: 1.0 privileged, 0.0 unprivileged.
+
+    Args:
+        x: features (only read when `protected` is a column index).
+        protected: column index of `x`, or an array with one group label per example.
+        privileged: the value marking the privileged group.
+
+    Returns:
+        A float64 array with one entry per example.
+
+    Raises:
+        ValueError: when the attribute is not binary (exactly two values), `privileged`
+            is not one of its values, or the column index / array length is wrong.
+        TypeError: when `protected` is neither an int nor an array.
+
+    Example:
+        >>> protected_groups(x, 0)  # column 0 of x, value 1 privileged
+    """
+    return g.privileged_mask(x, protected, privileged=privileged)
+
+
 def dataset_bias(x, y, *, protected, privileged=1):
     """Measures the bias of the labels themselves (before any model).
 
@@ -128,11 +150,11 @@ def fairness_report(model, x, y, *, protected, privileged=1, threshold=0.5, boun
                "accuracy": metric.accuracy()}
     per_group = {}
     for name, flag in (("privileged", True), ("unprivileged", False)):
+        measures = metric.performance_measures(privileged=flag)  # one confusion matrix
         per_group[name] = {"count": int(metric.num_instances(privileged=flag)),
-                           "accuracy": float(metric.accuracy(privileged=flag)),
-                           "true_positive_rate": float(metric.true_positive_rate(privileged=flag)),
-                           "false_positive_rate": float(
-                               metric.false_positive_rate(privileged=flag)),
+                           "accuracy": float(measures["ACC"]),
+                           "true_positive_rate": float(measures["TPR"]),
+                           "false_positive_rate": float(measures["FPR"]),
                            "selection_rate": float(metric.selection_rate(privileged=flag))}
     return FairnessReport(metrics={k: float(val) for k, val in metrics.items()}, groups=per_group,
                           bounds={**DEFAULT_BOUNDS, **(bounds or {})},
