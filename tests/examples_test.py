@@ -43,6 +43,14 @@ CASES = {
                           r"on_drift called 0 time\(s\) for clean traffic",
                           r"on_drift called [1-9]\d* time\(s\) for faulty camera traffic"],
                          ["drift-example/drift_report.json", "drift-example/drift_report.png"]),
+    "fairness": ([r"(?m)^adversarial\s+[+-]\d\.\d{3}\s+\d\.\d{3}\s+[01]\.\d{3}",
+                  r"(?m)^eq-odds post\s+[+-]\d\.\d{3}",
+                  r"top features of the plain model: \w+"],
+                 ["fairness_plain.png", "shap_plain.png"]),
+    "audit": ([r"Security audit: (passed|FAILED)",
+               r"verdicts: \{'training_time': 'not_assessed'",
+               r"wrote audit-report/audit.html"],
+              ["audit-report/audit.html", "audit-report/audit.json", "audit-report/audit.md"]),
 }
 
 
