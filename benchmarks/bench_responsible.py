@@ -89,14 +89,14 @@ def bench_fairness(repeats):
           f"{med['direct5'] * 1e3:.1f} ms: ratio {med['ours'] / med['direct5']:.2f}")
 
 
-def bench_mitigation(seeds, epochs, weights_grid):
+def bench_mitigation(seeds, epochs, weights_grid, bias):
     from keras_mlsec.datasets import load_credit
     from keras_mlsec.responsible import (AdversarialDebiasingModel, FairPostprocessor,
                                          fairness_report, reweighing)
 
     rows = []
     for seed in seeds:
-        (x, y), (x_test, y_test) = load_credit(bias=0.5, seed=seed)
+        (x, y), (x_test, y_test) = load_credit(bias=bias, seed=seed)
         (x_fit, y_fit), (x_val, y_val) = (x[:2200], y[:2200]), (x[2200:], y[2200:])
 
         def measure(name, model):
@@ -114,7 +114,7 @@ def bench_mitigation(seeds, epochs, weights_grid):
         base_fit = credit_model(x_fit, y_fit, seed, epochs=epochs)
         post = FairPostprocessor(base_fit, seed=seed).fit(x_val, y_val, protected=0)
         measure("eq-odds post (on a model fit on 2200)", post)
-    print(f"\nMitigation on load_credit(bias=0.5), {epochs} epochs, test split of 1000:")
+    print(f"\nMitigation on load_credit(bias={bias:g}), {epochs} epochs, test split of 1000:")
     print(f"{'seed':>4} {'method':<40} {'SPD':>8} {'|SPD| cut':>9} {'accuracy':>8} {'pp lost':>7}")
     for seed in seeds:
         base = next(r for r in rows if r[0] == seed and r[1] == "baseline")
@@ -200,6 +200,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", nargs="+", choices=PARTS, default=PARTS)
+    parser.add_argument("--bias", type=float, default=0.5, help="load_credit bias (mitigation)")
+    parser.add_argument("--alphas", type=float, nargs="+", default=[0.3, 1.0],
+                        help="adversary_weight values of AdversarialDebiasingModel")
     args = parser.parse_args()
     print(environment())
     if "fairness" in args.only:
@@ -208,7 +211,7 @@ def main():
         bench_explain(repeats=2 if args.quick else 5)
     if "mitigation" in args.only:
         bench_mitigation(seeds=(0,) if args.quick else (0, 1, 2), epochs=10,
-                         weights_grid=(0.3, 1.0))
+                         weights_grid=tuple(args.alphas), bias=args.bias)
     if "audit" in args.only:
         bench_audit()
 
