@@ -7,7 +7,7 @@ from keras_mlsec.evaluation.robustness import evaluate_robustness
 @register_section("robustness", threat="inference_time",
                   title="Robustness to evasion (FGSM and PGD, keras_mlsec.evaluate_robustness)")
 def robustness(context):
-    """FGSM and PGD at each eps on a test subset; gate: worst-case accuracy at the largest eps."""
+    """FGSM and PGD at each eps on a test subset; gate: worst-case accuracy at the top eps."""
     x, y = context.subset(context.x_test, context.y_test, context.budget["max_examples"])
     options = {} if context.eps is None else {"eps": context.eps}
     report = evaluate_robustness(

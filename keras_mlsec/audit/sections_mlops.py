@@ -10,7 +10,7 @@ from keras_mlsec.monitoring.drift import detect_drift
 @register_section("static_scan", threat="mlops",
                   title="Static scan of the saved model file (keras_mlsec.integrity.scan_model)")
 def static_scan(context):
-    """Walks the whole saved config for code-execution and file-access risks; gate: none blocking."""
+    """Walks the saved config for code-execution and file-access risks; gate: none blocking."""
     findings = scan_model(context.model_path)
     blocking = [f for f in findings if f.blocking]
     ok = not blocking or not context.gates["scan"]

@@ -1,4 +1,4 @@
-"""`AdversarialDebiasingModel`: in-processing bias mitigation (Zhang et al. 2018) as a `train_step`."""
+"""`AdversarialDebiasingModel`: in-processing bias mitigation (Zhang et al. 2018), a `train_step`."""
 
 import numbers
 
@@ -92,8 +92,9 @@ class AdversarialDebiasingModel(keras.Model):
                             f"Received: model of type {type(model).__name__}")
         units = model.output_shape[-1] if getattr(model, "outputs", None) else None
         if units not in (1, 2):
+            shape = getattr(model, "output_shape", None)
             raise ValueError("Expected a binary classifier with 1 or 2 output units. "
-                             f"Received: model with output shape {getattr(model, 'output_shape', None)}")
+                             f"Received: model with output shape {shape}")
         if isinstance(protected, bool) or not isinstance(protected, numbers.Integral):
             raise ValueError("Expected `protected` to be the column index (int) of the protected "
                              f"attribute in x. Received: protected={protected!r}")

@@ -19,7 +19,8 @@ PROBE = """<script>
 window.__errors = [];
 window.addEventListener('error', function (e) { window.__errors.push(String(e.message)); });
 (function () { var original = console.error; console.error = function () {
-  window.__errors.push(Array.prototype.join.call(arguments, ' ')); original.apply(console, arguments);
+  window.__errors.push(Array.prototype.join.call(arguments, ' '));
+  original.apply(console, arguments);
 }; })();
 window.addEventListener('load', function () {
   var facts = {
