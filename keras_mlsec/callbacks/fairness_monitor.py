@@ -1,7 +1,6 @@
 """FairnessMonitor: group-fairness metrics of the model on validation data at epoch ends."""
 
 import keras
-import numpy as np
 
 from keras_mlsec._core import validation as v
 from keras_mlsec.responsible.fairness import dataset_bias, fairness_report
@@ -9,7 +8,6 @@ from keras_mlsec.responsible.fairness import dataset_bias, fairness_report
 LOGGED = ("disparate_impact", "statistical_parity_difference", "equal_opportunity_difference")
 
 
-@keras.saving.register_keras_serializable(package="keras_mlsec")
 class FairnessMonitor(keras.callbacks.Callback):
     """Logs how fair the model's decisions are on validation data during `fit`.
 
@@ -19,6 +17,8 @@ class FairnessMonitor(keras.callbacks.Callback):
     `val_equal_opportunity_difference` (History, TensorBoard, EarlyStopping
     and later callbacks see them; list this callback before them). The
     latest `FairnessReport` is kept in `report`, every check in `history`.
+    Like the other callbacks holding data arrays, it is not registered for
+    serialization (callbacks are not saved inside .keras files).
 
     Args:
         x_val: validation inputs.
@@ -72,12 +72,3 @@ class FairnessMonitor(keras.callbacks.Callback):
         if self.verbose:
             shown = ", ".join(f"{k}={val:.4f}" for k, val in values.items())
             print(f"\nEpoch {epoch + 1}: {shown}")
-
-    def get_config(self):
-        protected = self.protected
-        if isinstance(protected, np.ndarray):
-            protected = protected.tolist()
-        privileged = self.privileged.item() if isinstance(self.privileged, np.generic) \
-            else self.privileged
-        return {"protected": protected, "privileged": privileged, "threshold": self.threshold,
-                "every": self.every, "verbose": self.verbose}
