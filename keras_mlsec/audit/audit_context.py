@@ -21,7 +21,7 @@ DEFAULT_BUDGET = {
     "pgd_steps": 10,
     "masking_checks": False,    # gradient-masking checks of evaluate_robustness (about 4 PGD runs)
     "shadow_models": 3,         # LiRA offline needs >= 3
-    "shadow_epochs": 5,
+    "shadow_epochs": 3,
     "inversion_steps": 100,
     "explain_examples": 10,
     "explain_samples": 50,

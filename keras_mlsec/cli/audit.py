@@ -86,7 +86,7 @@ def demo_setup(name, seed):
     if name == "digits":
         train, test = load_digits(8, seed=seed)
         model = reference_model("cnn", (8, 8, 1), 10, seed=seed)
-        protected, names, epochs = None, None, 8
+        protected, names, epochs = None, None, 5
     else:
         train, test = load_credit(bias=0.4, seed=seed)
         model = reference_model("mlp", (7,), 2, seed=seed)
