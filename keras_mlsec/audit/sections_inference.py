@@ -8,6 +8,9 @@ from keras_mlsec.evaluation.robustness import evaluate_robustness
                   title="Robustness to evasion (FGSM and PGD, keras_mlsec.evaluate_robustness)")
 def robustness(context):
     """FGSM and PGD at each eps on a test subset; gate: worst-case accuracy at the top eps."""
+    if context.num_classes < 2:
+        return context.not_run("robustness", "the attacks need one score per class (>= 2 "
+                                             "outputs); the model has a single output unit")
     x, y = context.subset(context.x_test, context.y_test, context.budget["max_examples"])
     options = {} if context.eps is None else {"eps": context.eps}
     report = evaluate_robustness(

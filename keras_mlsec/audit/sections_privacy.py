@@ -15,6 +15,9 @@ _DP_ADVICE = ("Train with differential privacy: keras_mlsec.privacy.DPModel (DP-
                   title="Membership inference (loss threshold and LiRA offline)")
 def membership(context):
     """Loss attack and offline LiRA on balanced member / non-member subsets; gate: max AUC."""
+    if context.num_classes < 2:
+        return context.not_run("membership", "the attacks score one output per class (>= 2 "
+                                             "outputs); the model has a single output unit")
     count = min(len(context.x_train), len(context.x_test), context.budget["max_examples"])
     members = context.subset(context.x_train, context.y_train, count)
     non_members = context.subset(context.x_test, context.y_test, count)

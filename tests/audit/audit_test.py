@@ -67,3 +67,13 @@ def test_bad_data_is_refused(credit):
         km.audit(model, train, (test[0], test[1][:5]))
     with pytest.raises(TypeError, match="keras.Model"):
         km.audit(lambda x: x, train, test)
+
+
+def test_a_single_output_model_is_not_attacked_but_says_why():
+    (x, y), (x_test, y_test) = load_credit(num_examples=200, seed=0)
+    model = keras.Sequential([keras.Input((7,)), keras.layers.Dense(1)])
+    result = km.audit(model, (x, y), (x_test, y_test), protected=0,
+                      sections=["robustness", "membership", "fairness"], verbose=0)
+    assert result.section("robustness").status == "not_run"
+    assert "single output unit" in result.section("membership").reason
+    assert result.section("fairness").status in ("passed", "failed")
