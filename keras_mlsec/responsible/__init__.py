@@ -15,9 +15,9 @@ Imported lazily: aif360 and shap load only when a function that needs them runs.
 from keras_mlsec._core.lazy import lazy_exports
 # Imported eagerly (NumPy only): the submodule `fairness_report` shares its name with the
 # function, and this import binds the function over the submodule on the package.
-from keras_mlsec.responsible.fairness import (dataset_bias, fairness_report, protected_groups,
-                                              reweighing)
-from keras_mlsec.responsible.fairness_report import DEFAULT_BOUNDS, FairnessReport
+from keras_mlsec.responsible.fairness import (dataset_bias, fairness_report,  # noqa: F401
+                                              protected_groups, reweighing)
+from keras_mlsec.responsible.fairness_report import DEFAULT_BOUNDS, FairnessReport  # noqa: F401
 
 _EXPORTS = {
     "FairPostprocessor": "keras_mlsec.responsible.fair_postprocessor",

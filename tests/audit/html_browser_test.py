@@ -1,6 +1,7 @@
 """The audit page opened in a real headless chromium: sections, images, console errors."""
 
 import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -68,7 +69,7 @@ def test_audit_page_in_headless_chromium(chromium, digits_audit, tmp_path):
     assert console_errors == []
 
     screenshot = tmp_path / "audit.png"
-    shot = browse(chromium, __import__("pathlib").Path(html_path), tmp_path / "profile2",
+    shot = browse(chromium, pathlib.Path(html_path), tmp_path / "profile2",
                   f"--screenshot={screenshot}", "--window-size=1280,2400", "--hide-scrollbars")
     assert shot.returncode == 0, shot.stderr[-2000:]
     assert screenshot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

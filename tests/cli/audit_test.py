@@ -1,4 +1,5 @@
 import json
+import re
 
 import keras
 import numpy as np
@@ -57,7 +58,7 @@ def test_usage_errors_exit_2(credit_files, tmp_path, capsys, extra, message):
     if extra[0] == "--data":
         args = ["audit", model, *extra, "--output", str(tmp_path / "r")]
     assert main(args) == 2
-    assert __import__("re").search(message, capsys.readouterr().err)
+    assert re.search(message, capsys.readouterr().err)
 
 
 def test_model_or_demo_is_required(capsys):
