@@ -36,8 +36,13 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
             `.weights.h5` with `save_weights_only=True`; may hold
             `{epoch}`-style fields).
         private_key: path to the PEM elliptic-curve private key.
-        monitor, verbose, save_best_only, save_weights_only, mode, save_freq,
-            initial_value_threshold: as for `keras.callbacks.ModelCheckpoint`.
+        monitor: as for `keras.callbacks.ModelCheckpoint`.
+        verbose: as for `keras.callbacks.ModelCheckpoint`.
+        save_best_only: as for `keras.callbacks.ModelCheckpoint`.
+        save_weights_only: as for `keras.callbacks.ModelCheckpoint`.
+        mode: as for `keras.callbacks.ModelCheckpoint`.
+        save_freq: as for `keras.callbacks.ModelCheckpoint`.
+        initial_value_threshold: as for `keras.callbacks.ModelCheckpoint`.
         metadata: optional dict of JSON-serialisable facts signed with every
             checkpoint (e.g. dataset hash, code version).
 
