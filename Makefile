@@ -36,8 +36,12 @@ $(DOCS_STAMP): requirements-docs.lock
 docs: $(DOCS_STAMP)
 	$(DOCS_VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
+# The audits exit 1 when a gate fails (the demo models do fail some): that is their finding,
+# not a failure of `make demo`; any other status (2: usage, crash) stops it.
 demo: $(STAMP)
 	$(VENV)/bin/keras-mlsec demo --output mlsec-report
+	$(VENV)/bin/keras-mlsec audit --demo digits --output mlsec-report/audit-digits || test $$? -eq 1
+	$(VENV)/bin/keras-mlsec audit --demo credit --output mlsec-report/audit-credit || test $$? -eq 1
 
 test: $(STAMP) $(DOCS_STAMP)
 	$(PY) -m pytest -q tests

@@ -17,11 +17,13 @@ from keras_mlsec._core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _SUBMODULES = ("attacks", "callbacks", "cli", "datasets", "defenses", "evaluation", "integrity",
-               "monitoring", "privacy", "training")
+               "monitoring", "privacy", "training", "responsible")
 _EXPORTS = {
     **{name: f"keras_mlsec.{name}" for name in _SUBMODULES},
     "evaluate_robustness": "keras_mlsec.evaluation.robustness",
     "RobustnessReport": "keras_mlsec.evaluation.report",
+    "audit": "keras_mlsec.audit",
+    "SecurityAudit": "keras_mlsec.audit.security_audit",
 }
 
 __all__ = ["__version__", *_EXPORTS]

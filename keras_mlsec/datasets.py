@@ -153,3 +153,115 @@ def reference_model(kind="mlp", input_shape=(8, 8, 1), num_classes=10, *, output
             loss=keras.losses.SparseCategoricalCrossentropy(from_logits=output == "logits"),
             metrics=["accuracy"])
     return model
+
+
+CREDIT_FEATURES = ("group", "income", "debt_ratio", "credit_history", "employment_years",
+                   "savings", "neighbourhood")
+"""Column names of `load_credit`'s `x`: column 0 ("group") is the protected attribute."""
+
+
+def load_credit(bias=0.3, *, num_examples=4000, test_size=0.25, seed=0):
+    """A synthetic credit-approval table with a known, adjustable injected bias.
+
+    Five financial features are drawn independently of a binary protected
+    attribute (column 0, "group": 1 privileged, 0 unprivileged, half each);
+    a sixth, "neighbourhood", is a noisy proxy of the group (correlation about
+    0.8), as a postcode would be. A fair approval label comes from a logistic
+    model of the financial features only, so both groups share the same base
+    rate; then a fraction `bias` of the unprivileged group's approvals is
+    flipped to refusals. The labels' disparate impact is therefore about
+    `1 - bias` and their statistical parity difference about
+    `-bias * base_rate` (base rate about 0.5): the injected, known answer a
+    fairness check must find.
+
+    Args:
+        bias: fraction in [0, 1] of unprivileged approvals turned into
+            refusals (0 is a fair data set).
+        num_examples: rows in total, >= 20.
+        test_size: fraction held out for the test split.
+        seed: seed of the generator and of the stratified split.
+
+    Returns:
+        `((x_train, y_train), (x_test, y_test))`: float32 features with the
+        columns of `CREDIT_FEATURES` (group is 0.0/1.0; the others are
+        standardized) and int32 labels (1 approved).
+
+    Raises:
+        ValueError: for `bias` outside [0, 1], too few examples or a bad
+            `test_size`.
+
+    Example:
+        >>> (x_train, y_train), (x_test, y_test) = load_credit(bias=0.4, seed=0)
+        >>> from keras_mlsec.responsible import dataset_bias
+        >>> dataset_bias(x_train, y_train, protected=0)["disparate_impact"]  # about 0.6
+    """
+    bias = v.check_non_negative(bias, "bias")
+    if bias > 1:
+        raise ValueError(f"Expected `bias` in [0, 1] (a fraction of approvals removed). "
+                         f"Received: bias={bias}")
+    num_examples = v.check_positive_int(num_examples, "num_examples")
+    if num_examples < 20:
+        raise ValueError(f"Expected `num_examples` >= 20. Received: num_examples={num_examples}")
+    seed = v.check_seed(seed)
+    rng = np.random.default_rng(seed)
+    group = (rng.random(num_examples) < 0.5).astype(np.float32)
+    finance = rng.standard_normal((num_examples, 5)).astype(np.float32)
+    neighbourhood = 1.4 * (group - 0.5) + 0.5 * rng.standard_normal(num_examples)
+    weights = np.array([1.5, -1.2, 1.0, 0.6, 0.0], np.float32)
+    probability = 1.0 / (1.0 + np.exp(-(finance @ weights)))
+    y = (rng.random(num_examples) < probability).astype(np.int32)
+    flip = (group == 0) & (y == 1) & (rng.random(num_examples) < bias)
+    y[flip] = 0
+    x = np.column_stack([group, finance[:, :4], finance[:, 4], neighbourhood])
+    return _split(x.astype(np.float32), y, test_size, seed)
+
+
+def load_csv(path, *, label, features=None, positive=None):
+    """Reads a user's table from a CSV file into arrays for the fairness tools.
+
+    Args:
+        path: CSV file with a header row.
+        label: name of the label column.
+        features: column names to keep, in order (default: every other
+            column). They must be numeric (encode categories first).
+        positive: label value counted as the favourable class 1; when None
+            the labels must already be 0/1 (or class indices).
+
+    Returns:
+        `(x, y, feature_names)`: float32 features, int32 labels and the list
+        of column names of `x` (pass `protected=feature_names.index("sex")`).
+
+    Raises:
+        FileNotFoundError: when `path` does not exist.
+        ValueError: for a missing column, non-numeric features, or missing
+            values.
+
+    Example:
+        >>> x, y, names = load_csv("loans.csv", label="approved")
+    """
+    import os
+
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"Expected `path` to be a CSV file. Received: path={path!r}")
+    frame = pd.read_csv(path)
+    names = list(frame.columns) if features is None else list(features)
+    if features is None:
+        names.remove(label) if label in names else None
+    missing = [c for c in [label, *names] if c not in frame.columns]
+    if missing:
+        raise ValueError(f"Expected columns {missing} in {path}. Received: columns "
+                         f"{list(frame.columns)} (argument `label`/`features`).")
+    table = frame[names]
+    bad = [c for c in names if not pd.api.types.is_numeric_dtype(table[c])]
+    if bad:
+        raise ValueError(f"Expected numeric feature columns. Received: non-numeric columns {bad}; "
+                         "encode them (e.g. pandas.get_dummies) or leave them out with `features`.")
+    if table.isna().any().any() or frame[label].isna().any():
+        raise ValueError(f"Expected no missing values in {path}. Received: missing values in "
+                         f"{[c for c in [label, *names] if frame[c].isna().any()]}")
+    y = frame[label].to_numpy()
+    if positive is not None:
+        y = (y == positive).astype(np.int32)
+    return table.to_numpy(np.float32), v.check_labels(y, len(y), name="label"), names

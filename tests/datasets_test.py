@@ -59,3 +59,19 @@ def test_reference_model_bad_arguments():
         datasets.reference_model("cnn", (64,))
     with pytest.raises(ValueError, match="Expected `output`"):
         datasets.reference_model("mlp", output="probits")
+
+
+def test_load_csv_reads_features_labels_and_names(tmp_path):
+    import pytest
+
+    from keras_mlsec.datasets import load_csv
+
+    path = tmp_path / "loans.csv"
+    path.write_text("sex,income,approved\n1,2.5,yes\n0,1.0,no\n1,0.5,no\n")
+    x, y, names = load_csv(str(path), label="approved", positive="yes")
+    assert names == ["sex", "income"] and x.shape == (3, 2) and y.tolist() == [1, 0, 0]
+    with pytest.raises(ValueError, match=r"Expected columns \['missing'\]"):
+        load_csv(str(path), label="missing")
+    path.write_text("sex,city,approved\n1,Paris,1\n0,Rome,0\n")
+    with pytest.raises(ValueError, match=r"non-numeric columns \['city'\]"):
+        load_csv(str(path), label="approved")

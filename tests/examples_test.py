@@ -56,6 +56,14 @@ CASES = {
                    r"clean\s+model: test point \(1\.2, 0\) -> class 1",
                    r"poisoned model: test point \(1\.2, 0\) -> class 0"],
                   ["poisoning_boundary.png"]),
+    "fairness": ([r"(?m)^adversarial\s+[+-]\d\.\d{3}\s+\d\.\d{3}\s+[01]\.\d{3}",
+                  r"(?m)^eq-odds post\s+[+-]\d\.\d{3}",
+                  r"top features of the plain model: \w+"],
+                 ["fairness_plain.png", "shap_plain.png"]),
+    "audit": ([r"Security audit: (passed|FAILED)",
+               r"verdicts: \{'training_time': 'not_assessed'",
+               r"wrote audit-report/audit.html"],
+              ["audit-report/audit.html", "audit-report/audit.json", "audit-report/audit.md"]),
 }
 
 

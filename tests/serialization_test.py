@@ -39,7 +39,9 @@ def _wrappers():
     from keras_mlsec.privacy import DPModel
     from keras_mlsec.training import AdversarialModel
 
-    return (AdversarialModel, DPModel)  # wrap an MLP on 64 features
+    from keras_mlsec.responsible import AdversarialDebiasingModel
+
+    return (AdversarialModel, DPModel, AdversarialDebiasingModel)  # wrap an MLP on 64 features
 
 
 _WRAPPERS = _wrappers()
@@ -75,11 +77,20 @@ def _examples():
             _mlp(), attack=attacks.PGD(eps=0.1, steps=2), seed=0),
         "DPModel": lambda: privacy.DPModel(_mlp(), l2_norm_clip=1.0, noise_multiplier=1.0,
                                            seed=0),
+        "AdversarialDebiasingModel": lambda: _debiasing(),
         # callbacks without data arrays
         "PrivacyBudget": lambda: callbacks.PrivacyBudget(target_epsilon=3.0, delta=1e-5,
                                                          noise_multiplier=1.1),
         "SignedModelCheckpoint": lambda: _signed_checkpoint(),
     }
+
+
+def _debiasing():
+    from keras_mlsec.datasets import reference_model
+    from keras_mlsec.responsible import AdversarialDebiasingModel
+
+    return AdversarialDebiasingModel(reference_model("mlp", (64,), 2, seed=0), protected=0,
+                                     fairness="equalized_odds", adversary_weight=0.5)
 
 
 def _signed_checkpoint():

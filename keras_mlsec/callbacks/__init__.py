@@ -12,6 +12,7 @@ _CALLBACKS = {
     "PrivacyBudget": "keras_mlsec.callbacks.privacy_budget",
     "MembershipMonitor": "keras_mlsec.callbacks.membership_monitor",
     "PoisoningMonitor": "keras_mlsec.callbacks.poisoning_monitor",
+    "FairnessMonitor": "keras_mlsec.callbacks.fairness_monitor",
 }
 
 __all__ = sorted(_CALLBACKS)

@@ -1,4 +1,4 @@
-"""`keras-mlsec` command line: demo | evaluate | keygen | sign | verify | scan | bom | log.
+"""`keras-mlsec` command line: demo | evaluate | keygen | sign | verify | scan | bom | log | audit.
 
 Each capability registers its own sub-commands: a module listed in
 `_COMMAND_MODULES` exposes `register(subparsers)`, which adds parsers whose
@@ -13,6 +13,7 @@ _COMMAND_MODULES = (
     "keras_mlsec.cli.evaluate",
     "keras_mlsec.cli.integrity",
     "keras_mlsec.cli.governance",
+    "keras_mlsec.cli.audit",
 )
 
 
