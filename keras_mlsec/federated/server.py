@@ -9,6 +9,7 @@ from flwr.serverapp import ServerApp
 from flwr.serverapp import strategy as flower
 
 from keras_mlsec._core import validation as v
+from keras_mlsec._core.files import atomic_write_bytes
 from keras_mlsec.federated._keras_weights import built_model, metric_value
 from keras_mlsec.federated.dp_fedavg import UNIT_WEIGHT_KEY, DPFedAvg
 from keras_mlsec.federated.federated_history import FederatedHistory
@@ -46,7 +47,8 @@ def server_app(model_fn, *, strategy="fedavg", num_rounds, dp=None, evaluate_dat
             "bulyan" (Flower's classes), "norm_bounded" (`NormBoundedFedAvg`,
             needs `norm_bound`), or any `flwr.serverapp.strategy.Strategy`.
         num_rounds: training rounds (fewer when `dp.target_epsilon` would be
-            exceeded).
+            exceeded); a run config's `num-server-rounds` (`flwr run
+            --run-config`) takes precedence.
         dp: a `DPFedAvg`, or None. Needs strategy "fedavg" (or your own).
         evaluate_data: `(x, y)` for server-side evaluation of the global model
             after every round; client-side evaluation is then skipped unless
@@ -114,12 +116,13 @@ def server_app(model_fn, *, strategy="fedavg", num_rounds, dp=None, evaluate_dat
             strategy, num_clients=num_clients, num_malicious=num_malicious, dp=dp,
             norm_bound=norm_bound, min_clients=min_clients, fraction_train=fraction_train,
             federated_evaluation=federated_evaluation)
-        rounds, stop = num_rounds, None
+        planned = int(context.run_config.get("num-server-rounds", num_rounds))
+        rounds, stop = planned, None
         if dp is not None:
             rule = dp.wrap(rule, num_clients)
-            rounds = dp.rounds_allowed(num_rounds, num_clients)
-            if rounds < num_rounds:
-                stop = (f"target_epsilon={dp.target_epsilon} reached: {rounds} of {num_rounds} "
+            rounds = dp.rounds_allowed(planned, num_clients)
+            if rounds < planned:
+                stop = (f"target_epsilon={dp.target_epsilon} reached: {rounds} of {planned} "
                         "rounds run")
                 LOGGER.warning(stop)
         guard = ValidatedStrategy(
@@ -135,8 +138,8 @@ def server_app(model_fn, *, strategy="fedavg", num_rounds, dp=None, evaluate_dat
         app.history = history
         app.final_weights = result.arrays.to_numpy_ndarrays()
         path = history_path or context.run_config.get("history-path")
-        if path:
-            history.to_json(str(path))
+        if path:  # atomically: a deployment watches for this file
+            atomic_write_bytes(str(path), (history.to_json() + "\n").encode("utf-8"))
 
     return app
 
