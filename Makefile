@@ -11,7 +11,7 @@ export PYTHONHASHSEED ?= 0
 # tensorflow-privacy 0.9.0 pins packaging~=22.0 but runs on 25.0. Any other line fails.
 PIP_CHECK_ALLOWED := tensorflow-privacy 0.9.0 has requirement packaging~=22.0, but you have packaging 25.0.
 
-.PHONY: venv demo test test-fast bench clean
+.PHONY: venv demo test test-fast bench federated-deployment clean
 
 venv: $(STAMP)
 
@@ -42,6 +42,11 @@ bench: $(BENCH_STAMP)
 	@status=0; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(PY) $$script || status=1; \
 	done; exit $$status
+
+# A real Flower deployment on 127.0.0.1: a SuperLink, three SuperNodes and `flwr run`
+# of examples/federated_app (2 rounds); every process is stopped at the end.
+federated-deployment: $(STAMP)
+	$(PY) -m keras_mlsec.federated.deployment examples/federated_app --nodes 3 --rounds 2
 
 clean:
 	rm -rf $(VENV) mlsec-report .pytest_cache

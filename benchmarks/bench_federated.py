@@ -231,6 +231,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--sections", default="byzantine,backdoor,dp,client,transport")
+    parser.add_argument("--splits", default="iid,dirichlet")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--deployment", action="store_true")
     args = parser.parse_args()
@@ -248,17 +249,16 @@ def main():
     print("client sizes:", {k: [len(p[1]) for p in v] for k, v in splits.items()})
     sections = args.sections.split(",")
     started = time.time()
-    clean = {"iid": None}
-    if "byzantine" in sections:
-        clean = byzantine_section(splits, test, args.rounds)
-    if clean["iid"] is None and ({"backdoor", "dp"} & set(sections)):
-        clean["iid"] = run(splits["iid"], test, args.rounds)[0].final_accuracy
-    if "backdoor" in sections:
-        backdoor_section(splits["iid"], test, args.rounds, clean["iid"])
-    if "dp" in sections:
-        dp_section(splits["iid"], test, args.rounds, clean["iid"])
+    clean = {"iid": run(splits["iid"], test, args.rounds)[0].final_accuracy}
+    print(f"clean fedavg (iid) {clean['iid']:.3f}")
     if "client" in sections:
         client_time_section(splits["iid"])
+    if "dp" in sections:
+        dp_section(splits["iid"], test, args.rounds, clean["iid"])
+    if "backdoor" in sections:
+        backdoor_section(splits["iid"], test, args.rounds, clean["iid"])
+    if "byzantine" in sections:
+        byzantine_section({k: splits[k] for k in args.splits.split(",")}, test, args.rounds)
     if "transport" in sections:
         transport_section(2, args.ray, args.deployment)
     print(f"\ntotal {time.time() - started:.0f} s")

@@ -181,3 +181,23 @@ def local_deployment(app_dir, *, num_nodes=3, num_rounds=2, timeout=900.0, workd
             handle.close()
         if log:
             print(f"stopped {len(stopped)} processes", file=log, flush=True)
+
+
+def main(argv=None):
+    """`python -m keras_mlsec.federated.deployment APP_DIR [--nodes 3] [--rounds 2]`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=local_deployment.__doc__.splitlines()[0])
+    parser.add_argument("app_dir")
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--timeout", type=float, default=1800.0)
+    parser.add_argument("--workdir", default=None)
+    args = parser.parse_args(argv)
+    history = local_deployment(args.app_dir, num_nodes=args.nodes, num_rounds=args.rounds,
+                               timeout=args.timeout, workdir=args.workdir, log=sys.stdout)
+    print(history.to_markdown())
+
+
+if __name__ == "__main__":
+    main()

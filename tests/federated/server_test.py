@@ -23,7 +23,7 @@ def test_rejects_a_noisy_client_and_still_learns():
     history = simulate(clients, server, num_clients=3, backend="inprocess")
     assert len(history.rounds) == 3 and history.rejected_count == 3
     for record in history.rounds:
-        assert record["accepted"] == [0, 1] and record["aggregated"]
+        assert sorted(record["accepted"]) == [0, 1] and record["aggregated"]
         assert record["rejected"][0]["partition"] == 2
         assert "above the bound 20" in record["rejected"][0]["reason"]
     assert history.final_accuracy > history.initial["accuracy"] + 0.2
@@ -39,7 +39,7 @@ def test_a_failing_client_is_tolerated_down_to_min_clients():
 
     server = server_app(tiny_model, num_rounds=2, evaluate_data=_test_data(), min_clients=2)
     history = simulate(client_app(tiny_model, load), server, num_clients=3, backend="inprocess")
-    assert all(r["aggregated"] and r["accepted"] == [0, 2] for r in history.rounds)
+    assert all(r["aggregated"] and sorted(r["accepted"]) == [0, 2] for r in history.rounds)
     assert "disk gone" in history.rounds[0]["rejected"][0]["reason"]
     strict = server_app(tiny_model, num_rounds=1, evaluate_data=_test_data(), min_clients=3)
     history = simulate(client_app(tiny_model, load), strict, num_clients=3, backend="inprocess")
@@ -50,11 +50,15 @@ def test_a_failing_client_is_tolerated_down_to_min_clients():
 def test_robust_strategy_by_name_and_object():
     parts = tiny_parts(5, per_client=40)
     clients = _clients(parts, byzantine=byzantine("sign_flip", clients=[0], scale=20.0))
-    for strategy in ("krum", FedMedian(min_available_nodes=5, fraction_evaluate=0.0)):
-        server = server_app(tiny_model, strategy=strategy, num_rounds=2, num_malicious=1,
+    accuracy = {}
+    for strategy in ("fedavg", "krum", FedMedian(min_available_nodes=5, fraction_evaluate=0.0)):
+        server = server_app(tiny_model, strategy=strategy, num_rounds=3, num_malicious=1,
                             evaluate_data=_test_data())
         history = simulate(clients, server, num_clients=5, backend="inprocess")
-        assert history.final_accuracy > 0.4, strategy
+        accuracy[history.strategy] = history.final_accuracy
+        assert history.strategy in ("fedavg", "krum", "FedMedian")
+    assert accuracy["krum"] > accuracy["fedavg"] + 0.1
+    assert accuracy["FedMedian"] > accuracy["fedavg"] + 0.1
 
 
 def test_dp_rounds_stop_before_the_target_and_epsilon_is_recorded():

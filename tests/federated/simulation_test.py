@@ -15,7 +15,7 @@ def test_ray_simulation_runs_rounds_and_screens_updates():
                         max_update_norm=20.0)
     history = simulate(clients, server, num_clients=3, backend_config=default_backend_config(2))
     assert [r["round"] for r in history.rounds] == [1, 2]
-    assert all(r["accepted"] == [0, 1] and r["rejected"][0]["partition"] == 2
+    assert all(sorted(r["accepted"]) == [0, 1] and r["rejected"][0]["partition"] == 2
                for r in history.rounds)
     assert history.final_accuracy > history.initial["accuracy"]
 
