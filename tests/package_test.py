@@ -24,7 +24,7 @@ def test_unknown_attribute_raises_attribute_error():
         keras_mlsec.nope  # noqa: B018
 
 
-@pytest.mark.parametrize("package", ["callbacks", "integrity", "privacy", "training"])
+@pytest.mark.parametrize("package", ["callbacks", "federated", "integrity", "privacy", "training"])
 def test_subpackage_exports_resolve(package):
     module = getattr(keras_mlsec, package)
     for name in module.__all__:
