@@ -101,7 +101,8 @@ def backdoor_section(parts, test, rounds, clean_accuracy):
           f"target 0), IID, {rounds} rounds; norm bound {bound:.3f} = largest honest "
           "round-1 update norm")
     rows = {}
-    for name, kwargs in (("fedavg", {}), ("norm_bounded", {"norm_bound": bound})):
+    for name, kwargs in (("fedavg", {}), ("norm_bounded", {"strategy": "norm_bounded",
+                                                           "norm_bound": bound})):
         attacked, weights = run(parts, test, rounds, attack=attack, **kwargs)
         honest = run(parts, test, rounds, **kwargs)[0] if name != "fedavg" else None
         rows[name] = (success(weights), attacked.final_accuracy,

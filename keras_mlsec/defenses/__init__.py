@@ -14,7 +14,13 @@ returns a certified L2 radius (Cohen et al. 2019).
 
 from keras_mlsec.defenses.certification.randomized_smoothing import RandomizedSmoothing, certify
 from keras_mlsec.defenses.detection.adaptive_pgd import adaptive_pgd
+from keras_mlsec.defenses.detection.backdoor_scan import BackdoorScan
+from keras_mlsec.defenses.detection.detect_poison import detect_poison
+from keras_mlsec.defenses.detection.neural_cleanse import neural_cleanse
+from keras_mlsec.defenses.detection.poison_report import PoisonReport
+from keras_mlsec.defenses.detection.repair_backdoor import repair_backdoor
 from keras_mlsec.defenses.detection.squeezing_detector import FeatureSqueezingDetector
+from keras_mlsec.defenses.detection.strip import STRIP
 from keras_mlsec.defenses.preprocessing.feature_squeezing import FeatureSqueezing
 from keras_mlsec.defenses.preprocessing.jpeg_compression import JPEGCompression
 from keras_mlsec.defenses.preprocessing.median_filter import MedianFilter
@@ -22,3 +28,5 @@ from keras_mlsec.defenses.preprocessing.median_filter import MedianFilter
 __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmoothing",
            "certify"]
 __all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]
+__all__ += ["BackdoorScan", "PoisonReport", "STRIP", "detect_poison", "neural_cleanse",
+            "repair_backdoor"]  # training-time poisoning: detection, filtering, repair
