@@ -17,7 +17,7 @@ from keras_mlsec._core.lazy import lazy_exports
 __version__ = "0.1.0"
 
 _SUBMODULES = ("attacks", "callbacks", "cli", "datasets", "defenses", "evaluation", "integrity",
-               "monitoring", "privacy", "training", "responsible")
+               "federated", "monitoring", "privacy", "training", "responsible")
 _EXPORTS = {
     **{name: f"keras_mlsec.{name}" for name in _SUBMODULES},
     "evaluate_robustness": "keras_mlsec.evaluation.robustness",

@@ -24,8 +24,8 @@ def test_unknown_attribute_raises_attribute_error():
         keras_mlsec.nope  # noqa: B018
 
 
-@pytest.mark.parametrize("package", ["audit", "callbacks", "integrity", "privacy", "responsible",
-                                     "training"])
+@pytest.mark.parametrize("package", ["audit", "callbacks", "federated", "integrity", "privacy",
+                                     "responsible", "training"])
 def test_subpackage_exports_resolve(package):
     module = getattr(keras_mlsec, package)
     for name in module.__all__:

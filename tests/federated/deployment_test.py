@@ -1,0 +1,48 @@
+"""A real deployment on loopback: SuperLink, three SuperNodes, `flwr run`, then cleanup."""
+
+import os
+
+import pytest
+
+from keras_mlsec.federated.deployment import local_deployment
+
+APP = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "federated_app")
+
+
+def _processes_with_home(home):
+    """Pids of live processes whose environment has FLWR_HOME=home."""
+    marker = f"FLWR_HOME={home}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if marker in f.read().split(b"\0"):
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.mark.slow
+def test_two_rounds_on_three_supernodes(tmp_path):
+    try:
+        history = local_deployment(APP, num_nodes=3, num_rounds=2, timeout=1200,
+                                   workdir=str(tmp_path))
+    finally:
+        assert _processes_with_home(str(tmp_path / "flwr-home")) == []
+    assert [r["round"] for r in history.rounds] == [1, 2]
+    assert all(sorted(r["accepted"]) == [0, 1, 2] for r in history.rounds)
+    assert history.num_clients == 3 and history.final_accuracy > history.initial["accuracy"]
+
+
+@pytest.mark.slow
+def test_every_process_is_stopped_when_the_run_times_out(tmp_path):
+    with pytest.raises(TimeoutError, match="within timeout=3"):
+        local_deployment(APP, num_nodes=2, num_rounds=1, timeout=3, workdir=str(tmp_path))
+    assert _processes_with_home(str(tmp_path / "flwr-home")) == []
+
+
+def test_bad_app_dir(tmp_path):
+    with pytest.raises(ValueError, match="app_dir"):
+        local_deployment(str(tmp_path), num_nodes=3)
