@@ -18,6 +18,9 @@ from keras_mlsec.attacks.evasion.fgsm import FGSM, fgsm
 from keras_mlsec.attacks.evasion.mim import MIM, mim
 from keras_mlsec.attacks.evasion.pgd import PGD, pgd
 from keras_mlsec.attacks.evasion.square import SquareAttack, square_attack
+from keras_mlsec.attacks.extraction import (ExtractionReport, ExtractionResult, ModelExtraction,
+                                            TransferResult, extract_linear, extract_model,
+                                            transfer_attack)
 from keras_mlsec.attacks.privacy.inversion import model_inversion
 from keras_mlsec.attacks.privacy.inversion_result import InversionResult
 from keras_mlsec.attacks.privacy.membership import membership_inference
@@ -47,3 +50,5 @@ __all__ += ["APGD", "CarliniWagnerL2", "SquareAttack", "apgd", "carlini_wagner_l
             "square_attack"]
 __all__ += ["MembershipReport", "membership_inference"]  # not evasion: not in ATTACKS
 __all__ += ["InversionResult", "model_inversion"]  # not evasion: not in ATTACKS
+__all__ += ["ExtractionReport", "ExtractionResult", "ModelExtraction", "TransferResult",
+            "extract_linear", "extract_model", "transfer_attack"]  # extraction: not in ATTACKS

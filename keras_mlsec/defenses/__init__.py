@@ -10,10 +10,18 @@ such as `keras_mlsec.attacks.pgd` see through them, and the robustness they
 report is not an artefact of hidden gradients. `RandomizedSmoothing` adds
 Gaussian noise (`stochastic = True`; evaluate it with EOT) and `certify`
 returns a certified L2 radius (Cohen et al. 2019).
+
+Against model extraction: `OutputHardening` (a layer reducing what the
+served model reveals), `QueryMonitor` (PRADA) and `GuardedModel` (per-client
+budgets and monitoring, raising `ExtractionAlert`).
 """
 
 from keras_mlsec.defenses.certification.randomized_smoothing import RandomizedSmoothing, certify
 from keras_mlsec.defenses.detection.adaptive_pgd import adaptive_pgd
+from keras_mlsec.defenses.detection.query_monitor import QueryMonitor
+from keras_mlsec.defenses.extraction_alert import ExtractionAlert
+from keras_mlsec.defenses.guarded_model import GuardedModel
+from keras_mlsec.defenses.output_hardening import OutputHardening
 from keras_mlsec.defenses.detection.squeezing_detector import FeatureSqueezingDetector
 from keras_mlsec.defenses.preprocessing.feature_squeezing import FeatureSqueezing
 from keras_mlsec.defenses.preprocessing.jpeg_compression import JPEGCompression
@@ -22,3 +30,4 @@ from keras_mlsec.defenses.preprocessing.median_filter import MedianFilter
 __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmoothing",
            "certify"]
 __all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]
+__all__ += ["ExtractionAlert", "GuardedModel", "OutputHardening", "QueryMonitor"]
