@@ -89,8 +89,7 @@ def jacobian_strategy(run, rng, *, clip, step=0.1, tau=3):
     low, high = clip if clip is not None else (None, None)
     width = (high - low) if clip is not None else 1.0
     n_seeds = min(budget, max(run.oracle.num_classes or 10, budget // 16))
-    current = run.sampler.draw(n_seeds)
-    answers = run.buy(current)
+    run.buy(run.sampler.draw(n_seeds))
     run.train()
     round_index = 0
     while run.oracle.remaining > 0:
@@ -106,10 +105,9 @@ def jacobian_strategy(run, rng, *, clip, step=0.1, tau=3):
         run.buy(new.astype(np.float32))
         run.train()
         round_index += 1
-    del answers
 
 
-def knockoff_strategy(run, rng, *, rounds=8, learning_rate=0.1):
+def knockoff_strategy(run, rng, *, rounds=5, learning_rate=0.1):
     """KnockoffNets, adaptive: a gradient bandit over pool clusters, rewarded per query.
 
     Actions are k-means clusters of the pool (one per class); the reward of a
