@@ -41,8 +41,9 @@ class Sampler:
         missing = n - len(picked)
         if missing:  # pool exhausted: convex mixes of two pool examples stay near the data
             source = np.arange(len(self.pool)) if indices is None else indices
-            a = self.pool[self.rng.choice(source, missing)]
-            b = self.pool[self.rng.choice(source, missing)]
+            first = self.rng.integers(0, len(source), missing)
+            second = (first + self.rng.integers(1, max(len(source), 2), missing)) % len(source)
+            a, b = self.pool[source[first]], self.pool[source[second]]  # two distinct examples
             lam = self.rng.uniform(0, 1, (missing,) + (1,) * (a.ndim - 1)).astype(np.float32)
             out = np.concatenate([out, lam * a + (1 - lam) * b], 0)
         return out.astype(np.float32)

@@ -12,8 +12,8 @@ def extract_linear(victim, input_dim, *, clip=(0.0, 1.0), query_budget=None):
 
     A softmax-linear model answers `p = softmax(x W + b)`, so for every query
     `log p_c - log p_0 = x (W_c - W_0) + (b_c - b_0)`: each answer gives one
-    linear equation per class. The attack queries the centre `x0` of the
-    clip box and `x0 + h e_j` for every feature j (`h` half the clip width),
+    linear equation per class. The attack queries the low corner `x0` of the
+    clip box and `x0 + h e_j` for every feature j (`h` the clip width),
     `d + 1` queries in all, and solves the equations exactly:
     `W_c - W_0 = (z(x0 + h e_j) - z(x0)) / h`. A logistic model whose float32
     answers saturate near 0 or 1 (where `1 - p` loses its digits) is solved
@@ -28,8 +28,8 @@ def extract_linear(victim, input_dim, *, clip=(0.0, 1.0), query_budget=None):
         victim: a `keras.Model` or callable `(n, input_dim) -> probabilities`
             (softmax rows or one sigmoid column) or logits.
         input_dim: the number of features d.
-        clip: `(min, max)` box the queries must stay in; None queries around 0
-            with steps of 1.
+        clip: `(min, max)` box the queries must stay in; None queries 0 and
+            the unit vectors.
         query_budget: optional cap; a ValueError is raised before any query
             when `d + 1` exceeds it.
 
@@ -61,11 +61,13 @@ def extract_linear(victim, input_dim, *, clip=(0.0, 1.0), query_budget=None):
         raise ValueError(
             f"Expected `query_budget` >= input_dim + 1 = {d + 1} (one query per feature plus "
             f"the centre). Received: query_budget={query_budget}.")
-    low, high = (-1.0, 1.0) if clip is None else clip
+    low, high = (0.0, 1.0) if clip is None else clip
     predict = victim_predictor(victim)
-    center = np.full(d, (low + high) / 2)
-    half = (high - low) / 2
-    weights, bias, logistic, answers, queries = _solve(predict, center, np.full(d, half))
+    # The low corner as base point: the bias is read off one answer instead of being
+    # accumulated over d weight estimates; each step spans the whole clip range.
+    corner, width = np.full(d, low), high - low
+    center, half = np.full(d, (low + high) / 2), width / 2
+    weights, bias, logistic, answers, queries = _solve(predict, corner, np.full(d, width))
     used = d + 1
     budget_left = None if query_budget is None else query_budget - used
     if logistic and _saturated(answers) and (budget_left is None or budget_left >= d + 1):

@@ -16,11 +16,20 @@ class _Client:
         self.norms = np.zeros(max_history, np.float32)
         self.labels = np.full(max_history, -1, np.int64)
         self.next = 0
-        self.distances = collections.deque(maxlen=window)
+        self.ring = np.zeros(window)  # the last `window` minimum distances
+        self.seen = 0
         self.thresholds = {}  # class -> [count, mean, m2, threshold] of added distances
         self.queries = 0
         self.statistic = None
         self.alert_at = None
+
+    @property
+    def distances(self):
+        """The minimum distances kept (at most `window`), oldest first."""
+        if self.seen <= len(self.ring):
+            return self.ring[:self.seen]
+        start = self.seen % len(self.ring)
+        return np.concatenate([self.ring[start:], self.ring[:start]])
 
 
 class QueryMonitor:
@@ -35,10 +44,11 @@ class QueryMonitor:
     do not. Once a client has `min_queries` distances, a Shapiro-Wilk test
     runs after each call; a statistic W below `delta` raises an alert.
 
-    Memory is bounded: per client, a ring of `max_history` growing-set entries
-    (allocated at the client's first query) and the last `window` distances;
-    at most `max_clients` clients, the least recently seen forgotten first.
-    In all at most `max_clients * max_history * (input size + 3)` numbers.
+    Memory is bounded and allocated at a client's first query: per client, a
+    ring of `max_history` growing-set entries and a ring of the last `window`
+    distances; at most `max_clients` clients, the least recently seen
+    forgotten first (a forgotten client starts afresh). In all about
+    `max_clients * (max_history * (input size + 2) + window)` numbers.
 
     Args:
         delta: alert when the Shapiro-Wilk W statistic falls below it, in (0, 1).
@@ -98,11 +108,10 @@ class QueryMonitor:
             client = self._client(client_id, flat.shape[1])
             self._add(client, flat, labels)
             client.queries += len(flat)
-            if len(client.distances) >= self.min_queries:
+            if min(client.seen, self.window) >= self.min_queries:
                 from scipy import stats
 
-                client.statistic = float(stats.shapiro(np.fromiter(client.distances,
-                                                                    np.float64)).statistic)
+                client.statistic = float(stats.shapiro(client.distances).statistic)
                 if client.statistic < self.delta and client.alert_at is None:
                     client.alert_at = client.queries
             return client.alert_at is not None
@@ -136,7 +145,8 @@ class QueryMonitor:
                 added.append(i)
                 continue
             distance = float(np.sqrt(max(best, 0.0)))
-            client.distances.append(distance)
+            client.ring[client.seen % len(client.ring)] = distance
+            client.seen += 1
             stats = client.thresholds.setdefault(int(label), [0, 0.0, 0.0, 0.0])
             if distance > stats[3]:
                 added.append(i)
