@@ -10,7 +10,6 @@ from keras_mlsec.callbacks import _drift_features as _features
 from keras_mlsec.monitoring import drift as _drift
 
 
-@keras.saving.register_keras_serializable(package="keras_mlsec")
 class DriftMonitor(keras.callbacks.Callback):
     """Tests data against a reference distribution, each epoch and in production.
 
@@ -57,7 +56,7 @@ class DriftMonitor(keras.callbacks.Callback):
         check_every: new examples between two window tests (default
             `window_size`).
         on_drift: callable receiving the `DriftReport` when drift is detected,
-            in `update` and at epoch ends. Not serialized by `get_config`.
+            in `update` and at epoch ends.
         max_samples: cap on reference and data examples (a seeded random
             subset is drawn once).
         batch_size: batch size of the forward passes.
@@ -258,19 +257,3 @@ class DriftMonitor(keras.callbacks.Callback):
     def reset(self):
         """Empties the production window."""
         self._window, self._since_check = None, 0
-
-    def get_config(self):
-        return {
-            "reference": self.reference.tolist(),
-            "data": None if self.data is None else self.data.tolist(),
-            "on": self.on, "test": self.test, "alpha": self.alpha,
-            "correction": self.correction, "reduce": self.reduce,
-            "window_size": self.window_size, "check_every": self.check_every,
-            "max_samples": self.max_samples, "batch_size": self.batch_size,
-            "test_options": dict(self.test_options), "seed": self.seed, "verbose": self.verbose,
-        }
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
-

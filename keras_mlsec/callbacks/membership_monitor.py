@@ -29,7 +29,6 @@ def _subset(pair, max_samples, rng):
     return x[keep], y[keep]
 
 
-@keras.saving.register_keras_serializable(package="keras_mlsec")
 class MembershipMonitor(keras.callbacks.Callback):
     """Measures how much the model in training leaks membership, every few epochs.
 
@@ -133,7 +132,3 @@ class MembershipMonitor(keras.callbacks.Callback):
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: " + ", ".join(f"{k}={val:.4f}"
                                                     for k, val in values.items()))
-
-    def get_config(self):
-        return {"method": self.method, "every": self.every, "max_samples": self.max_samples,
-                "batch_size": self.batch_size, "seed": self.seed, "verbose": self.verbose}

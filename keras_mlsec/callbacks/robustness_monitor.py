@@ -8,7 +8,6 @@ import numpy as np
 from keras_mlsec._core import validation as v
 
 
-@keras.saving.register_keras_serializable(package="keras_mlsec")
 class RobustnessMonitor(keras.callbacks.Callback):
     """Measures robust accuracy on a validation subset during `fit`, and guards it.
 
@@ -142,14 +141,6 @@ class RobustnessMonitor(keras.callbacks.Callback):
                 print(f"Restoring the weights of epoch {self.best_epoch + 1} "
                       f"(val_robust_accuracy={self.best:.4f}).")
             self.model.set_weights(self.best_weights)
-
-    def get_config(self):
-        return {"attack": keras.saving.serialize_keras_object(self.attack), "eps": self.eps,
-                "every": self.every, "max_samples": self.max_samples, "patience": self.patience,
-                "min_delta": self.min_delta, "stop_on_collapse": self.stop_on_collapse,
-                "collapse_drop": self.collapse_drop,
-                "restore_best_weights": self.restore_best_weights, "seed": self.seed,
-                "verbose": self.verbose}
 
 
 def _check_patience(patience):

@@ -19,6 +19,7 @@ _EXPORTS = {
     "compute_epsilon": "keras_mlsec.privacy.accounting",
     "noise_multiplier_for": "keras_mlsec.privacy.accounting",
     "poisson_dataset": "keras_mlsec.privacy.sampling",
+    "privacy_statement": "keras_mlsec.privacy.statement",
     "AuditReport": "keras_mlsec.privacy.audit_report",
     "audit_epsilon": "keras_mlsec.privacy.audit",
     "craft_canaries": "keras_mlsec.privacy.audit",

@@ -144,17 +144,10 @@ def test_empty_reference_bad_batch_and_unknown_layer_raise():
         layer.features(np.zeros((2, 4)))
 
 
-def test_config_round_trip_and_registration():
-    x, _ = _data(30)
-    monitor = DriftMonitor(x, data=x[:10], on="inputs", test="psi", window_size=20,
-                           test_options={"psi_threshold": 0.1})
-    config = monitor.get_config()
-    clone = DriftMonitor.from_config(config)
-    assert clone.get_config() == config
-    np.testing.assert_array_equal(clone.reference, monitor.reference)
-    assert keras.saving.get_registered_object("keras_mlsec>DriftMonitor") is DriftMonitor
-    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(monitor))
-    assert isinstance(restored, DriftMonitor) and restored.test == "psi"
+def test_not_registered_as_serializable():
+    # It holds data arrays (the reference window), which a Keras config cannot carry honestly.
+    assert keras.saving.get_registered_object("keras_mlsec>DriftMonitor") is None
+    assert not hasattr(DriftMonitor, "from_config")
 
 
 def test_max_samples_subsamples_reference():
