@@ -69,6 +69,7 @@ def _examples():
         "JPEGCompression": lambda: _image_model(defenses.JPEGCompression(quality=60)),
         "MedianFilter": lambda: _image_model(defenses.MedianFilter(size=3)),
         "RandomizedSmoothing": lambda: _image_model(defenses.RandomizedSmoothing(sigma=0.25, seed=3)),
+        "OutputHardening": lambda: _served_model(defenses.OutputHardening("top_k", k=2)),
         # training wrappers: models
         "AdversarialModel": lambda: training.AdversarialModel(
             _mlp(), attack=attacks.PGD(eps=0.1, steps=2), seed=0),
@@ -79,6 +80,11 @@ def _examples():
                                                          noise_multiplier=1.1),
         "SignedModelCheckpoint": lambda: _signed_checkpoint(),
     }
+
+
+def _served_model(layer):
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, layer(keras.layers.Dense(3, activation="softmax")(inputs)))
 
 
 def _signed_checkpoint():
