@@ -49,13 +49,15 @@ served = keras.Sequential([victim, OutputHardening("top1")])
 path = os.path.join(tempfile.mkdtemp(), "served.keras")
 served.save(path)
 served = keras.models.load_model(path)
-guard = GuardedModel(served, monitor=QueryMonitor(), query_budget=5000)
+guard = GuardedModel(served, monitor=QueryMonitor(), query_budget=1500)
 for start in range(0, 200, 20):  # an honest client sends natural digits
     guard(x_test[start:start + 20], client_id="honest")
 try:
     extract_model(lambda x: guard(x, client_id="thief"), query_budget=2000, x_pool=x_train[:50],
                   strategy="jacobian", output="labels", epochs=5, batch_size=20, seed=0)
     print("thief not stopped")
-except ExtractionAlert as alert:
-    print(f"thief stopped after {alert.queries} queries ({alert.reason}, W={alert.statistic:.3f});"
-          f" honest client flagged: {guard.monitor.flagged('honest')}")
+except ExtractionAlert as alert:  # by PRADA ("monitor") or by the budget ("query_budget")
+    w = guard.monitor.statistic("thief")
+    print(f"thief stopped after {alert.queries} queries ({alert.reason}; PRADA W={w:.3f}, "
+          f"alert threshold {guard.monitor.delta}); honest client flagged: "
+          f"{guard.monitor.flagged('honest')}")
