@@ -4,11 +4,18 @@
    (given num_examples, batch_size, epochs) is compared with an epsilon
    computed directly with dp_accounting's RDP and PLD accountants for the
    Poisson-subsampled Gaussian mechanism. Target: relative difference < 1e-6.
-2. Speed: one epoch of `DPModel.fit` (per-example clipping, and 32
-   microbatches) against plain `fit`, batch 256, 8,192 examples, MLP
-   64-256-256-10; median of `--repeats` epochs after a warm-up epoch.
-3. Utility: test accuracy of the digits 8x8 MLP trained with DP-SGD
-   (`make_private` at target epsilon 1, 3, 8, delta 1e-5) and without DP.
+2. Speed: one `fit(epochs=1)` of `DPModel` (ghost and per-example
+   clipping) against plain `fit` on each input path (NumPy arrays, tf.data
+   with static batches, tf.data with an unknown batch dimension,
+   `poisson_dataset`), MLP 64-256-256-10 on 8,192 examples and a small CNN
+   (`--cnn-examples`, default 4,096), batch 256; and adversarial training
+   under DP (`AdversarialModel(DPModel(...))`, PGD-3) against the two
+   overheads apart. All variants round-robin in this process; medians of
+   `--repeats` after a warm-up. Targets: ghost <= 1.7x (MLP), <= 3.0x (CNN)
+   on each path; composed overhead <= 1.1x the sum of the two.
+3. Utility: test accuracy of the digits 8x8 MLP trained with DP-SGD on
+   `poisson_dataset` batches (`make_private` at target epsilon 1, 3, 8,
+   delta 1e-5: the Poisson-sampling epsilon) and without DP.
 4. Attacks: on a digits MLP overfit on 800 members (800 non-members held
    out), LiRA's TPR at 0.1% FPR is >= 5x the loss-threshold attack's; our
    best AUC >= ART 1.20.1 `MembershipInferenceBlackBox` on the same model
@@ -19,7 +26,7 @@
    1, 3, 8 and of non-private training; the lower bound sits below the
    accountant's epsilon.
 Run: .venv/bin/python benchmarks/bench_privacy.py
-     [--part accounting|speed|utility|attacks|audit|all]
+     [--part accounting|speed|utility|attacks|leakage|audit|all]
 """
 
 import argparse
@@ -30,7 +37,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from _common import art_classifier, environment, timed  # noqa: E402
+from _common import art_classifier, environment  # noqa: E402
 
 NUM_EXAMPLES = 100_000
 
@@ -105,69 +112,134 @@ def _cnn(seed=0):
     ])
 
 
-SPEED_KINDS = ("plain", "ghost", "per_example", "per_example, 32 microbatches")
+INPUTS = ("numpy", "tf.data static", "tf.data unknown", "poisson")
+TARGETS = {"mlp": 1.7, "cnn": 3.0}
+COMPOSITION_TARGET = 1.1
 
 
-def _speed_variant(arch, kind, repeats):
-    """Median epoch seconds and peak RSS growth (MiB) of one variant (own process)."""
-    import resource
+def _inputs(x, y, batch):
+    """The four ways a user feeds `fit`: (fit args, fit kwargs) per input kind."""
+    import tensorflow as tf
 
+    from keras_mlsec.privacy import poisson_dataset
+
+    slices = tf.data.Dataset.from_tensor_slices((x, y))
+    return {
+        "numpy": ((x, y), {"batch_size": batch, "shuffle": False}),
+        "tf.data static": ((slices.batch(batch, drop_remainder=True),), {}),
+        "tf.data unknown": ((slices.batch(batch),), {}),
+        "poisson": ((poisson_dataset(x, y, batch_size=batch, seed=0),), {}),
+    }
+
+
+def _runners(arch, num_examples, batch, attack_steps):
+    """name -> callable running one epoch as `fit(epochs=1)` (what a federated round does)."""
     import keras
     import numpy as np
 
+    from keras_mlsec.attacks import PGD
     from keras_mlsec.privacy import DPModel
+    from keras_mlsec.training import AdversarialModel
 
     rng = np.random.default_rng(0)
     shape = (64,) if arch == "mlp" else (28, 28, 1)
-    x = rng.normal(size=(8192, *shape)).astype("float32")
-    y = rng.integers(0, 10, size=8192).astype("int32")
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
-    net = _mlp() if arch == "mlp" else _cnn()
-    if kind == "plain":
-        model = net
-    else:
-        clipping = "ghost" if kind == "ghost" else "per_example"
-        micro = 32 if "microbatches" in kind else None
-        model = DPModel(net, l2_norm_clip=1.0, noise_multiplier=1.0, seed=0, clipping=clipping,
-                        num_microbatches=micro)
-    model.compile(optimizer=keras.optimizers.SGD(0.1),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
-    model.fit(x, y, epochs=1, batch_size=256, verbose=0)  # warm-up: tracing
-    seconds, _ = timed(lambda: model.fit(x, y, epochs=1, batch_size=256, verbose=0), repeats)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return seconds, (peak - base) / 1024
+    x = rng.uniform(size=(num_examples, *shape)).astype("float32")
+    y = rng.integers(0, 10, size=num_examples).astype("int32")
+    inputs = _inputs(x, y, batch)
+    net = _mlp if arch == "mlp" else _cnn
+    attack = PGD(eps=0.05, steps=attack_steps)
+
+    def compiled(model):
+        model.compile(optimizer=keras.optimizers.SGD(0.05),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      metrics=["accuracy"])
+        return model
+
+    def private(clipping):
+        return DPModel(net(), l2_norm_clip=1.0, noise_multiplier=1.0, seed=0, clipping=clipping)
+
+    models = {"plain": compiled(net()), "ghost": compiled(private("ghost")),
+              "per_example": compiled(private("per_example")),
+              "adversarial": compiled(AdversarialModel(net(), attack=attack, seed=0)),
+              "dp+adversarial": compiled(AdversarialModel(private("ghost"), attack=attack,
+                                                          seed=0))}
+    runners = {}
+    for kind, (args, kwargs) in inputs.items():
+        for name in ("plain", "ghost", "per_example"):
+            runners[(name, kind)] = (models[name], args, kwargs)
+    for name in ("adversarial", "dp+adversarial"):
+        runners[(name, "tf.data unknown")] = (models[name], *inputs["tf.data unknown"][0:1],
+                                              {})
+    return {key: (lambda m=m, a=a, k=k: m.fit(*a, epochs=1, verbose=0, **k))
+            for key, (m, a, k) in runners.items()}
 
 
-def check_speed(repeats):
-    """Plain fit vs DPModel (ghost, per-example, microbatches) on an MLP and a small CNN.
+def _round_robin(runners, repeats):
+    """Times every runner `repeats` times, interleaved; returns {key: (wall list, cpu list)}."""
+    for run in runners.values():
+        run()  # warm-up: tracing
+    times = {key: ([], []) for key in runners}
+    for _ in range(repeats):
+        for key, run in runners.items():
+            wall, cpu = time.perf_counter(), time.process_time()
+            run()
+            times[key][0].append(time.perf_counter() - wall)
+            times[key][1].append(time.process_time() - cpu)
+    return times
 
-    Each variant runs in a fresh process (spawn) so that its peak memory is its
-    own: reported is the growth of the process' peak RSS (`ru_maxrss`) from after
-    the data are made to the end of the timed epochs (TensorFlow's CPU allocator
-    has no `get_memory_info`). It includes tracing and the graph, not only tensors.
+
+def check_speed(repeats, cnn_examples):
+    """DPModel epochs vs plain `fit` on every input path, and DP + adversarial training.
+
+    All variants of one architecture are timed round-robin in this process:
+    each timing is one `fit(epochs=1)` call, the call a federated client makes
+    every round, so a per-call cost (retracing, setup) would show in it.
+    Reported: wall-clock and process CPU time (all threads) per epoch, medians.
     """
-    import concurrent.futures
-    import multiprocessing
+    import statistics
 
-    targets = {"mlp": 1.7, "cnn": 3.0}
-    names = {"mlp": "MLP 64-256-256-10",
-             "cnn": "CNN 28x28x1 Conv16-pool-Conv32-pool-Dense64-10"}
-    context = multiprocessing.get_context("spawn")
-    for arch in ("mlp", "cnn"):
-        results = {}
-        for kind in SPEED_KINDS:
-            with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
-                results[kind] = pool.submit(_speed_variant, arch, kind, repeats).result()
-        plain = results["plain"][0]
-        print(f"epoch time, batch 256, 8192 examples, {names[arch]} "
-              f"(median of {repeats} epochs after a warm-up; peak RSS growth):")
-        for kind, (seconds, mib) in results.items():
-            print(f"  {kind:<30} {seconds * 1000:8.1f} ms   ratio vs plain fit "
-                  f"{seconds / plain:6.2f}x   peak +{mib:7.1f} MiB")
-        ratio = results["ghost"][0] / plain
-        print(f"  ghost clipping ratio {ratio:.2f}x (target <= {targets[arch]}x): "
-              f"{'PASS' if ratio <= targets[arch] else 'FAIL'}")
+    for arch, num_examples in (("mlp", 8192), ("cnn", cnn_examples)):
+        name = ("MLP 64-256-256-10" if arch == "mlp"
+                else "CNN 28x28x1 Conv16-pool-Conv32-pool-Dense64-10")
+        times = _round_robin(_runners(arch, num_examples, 256, 3), repeats)
+        med = {key: (statistics.median(w), statistics.median(c)) for key, (w, c) in times.items()}
+        print(f"{name}: {num_examples} examples, batch 256, SGD; one fit(epochs=1) per timing, "
+              f"all variants round-robin, median of {repeats} after a warm-up")
+        for key, (wall, cpu) in times.items():
+            print(f"  {key[0]:<15} {key[1]:<16} wall {med[key][0] * 1000:8.1f} ms  cpu "
+                  f"{med[key][1] * 1000:8.1f} ms   wall runs "
+                  + " ".join(f"{t * 1000:.0f}" for t in wall))
+        target = TARGETS[arch]
+        for kind in INPUTS:
+            for clipping in ("ghost", "per_example"):
+                ratios = [med[(clipping, kind)][i] / med[("plain", kind)][i] for i in (0, 1)]
+                verdict = ""
+                if clipping == "ghost":
+                    verdict = "  (target <= {}x: wall {}, cpu {})".format(
+                        target, *("met" if r <= target else "MISSED" for r in ratios))
+                print(f"  {clipping:<11} / plain, {kind:<16} wall {ratios[0]:5.2f}x  "
+                      f"cpu {ratios[1]:5.2f}x{verdict}")
+        poisson = [med[("ghost", "poisson")][i] / med[("plain", "tf.data static")][i]
+                   for i in (0, 1)]
+        print(f"  ghost poisson / plain on static batches of the expected size: wall "
+              f"{poisson[0]:5.2f}x  cpu {poisson[1]:5.2f}x")
+        print("  (every timing above is one fit(epochs=1) call: the repeated-fit cost of a "
+              "federated client is the epoch time itself)")
+        plain = med[("plain", "tf.data unknown")]
+        dp, adv = med[("ghost", "tf.data unknown")], med[("adversarial", "tf.data unknown")]
+        both = med[("dp+adversarial", "tf.data unknown")]
+        for i, clock in enumerate(("wall", "cpu")):
+            parts = (dp[i] - plain[i], adv[i] - plain[i], both[i] - plain[i])
+            if min(parts) <= 0:  # an overhead below the noise: no meaningful ratio
+                verdict = (f"not measurable, overheads dp {parts[0] * 1000:.0f} ms, adversarial "
+                           f"{parts[1] * 1000:.0f} ms, composed {parts[2] * 1000:.0f} ms")
+            else:
+                ratio = parts[2] / (parts[0] + parts[1])
+                verdict = (f"{ratio:5.2f}x (target <= {COMPOSITION_TARGET}x: "
+                           f"{'met' if ratio <= COMPOSITION_TARGET else 'MISSED'})")
+            print(f"  dp+adversarial (PGD-3) overhead / (dp overhead + adversarial overhead), "
+                  f"{clock}: {verdict}; dp+adversarial / adversarial {both[i] / adv[i]:5.2f}x "
+                  f"(target <= {target}x: {'met' if both[i] / adv[i] <= target else 'MISSED'})")
 
 
 DELTA = 1e-5
@@ -185,7 +257,7 @@ def _train_private(x, y, epsilon, *, epochs=DP_EPOCHS, batch_size=DP_BATCH, seed
     """Digits MLP trained with DP-SGD at (epsilon, DELTA); epsilon None trains without DP."""
     import keras
 
-    from keras_mlsec.privacy import make_private
+    from keras_mlsec.privacy import make_private, poisson_dataset
 
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     if epsilon is None:
@@ -197,7 +269,9 @@ def _train_private(x, y, epsilon, *, epochs=DP_EPOCHS, batch_size=DP_BATCH, seed
                            target_epsilon=epsilon, delta=DELTA, epochs=epochs,
                            batch_size=batch_size, num_examples=len(x), seed=seed)
     private.compile(optimizer=keras.optimizers.Adam(0.01), loss=loss)
-    private.fit(x, y, epochs=epochs, batch_size=batch_size, verbose=0)
+    # Poisson-sampled batches: the sampling the epsilon of make_private is computed for.
+    private.fit(poisson_dataset(x, y, batch_size=batch_size, seed=seed), epochs=epochs,
+                verbose=0)
     return private
 
 
@@ -208,7 +282,8 @@ def check_utility():
 
     (x_train, y_train), (x_test, y_test) = load_digits(8, seed=0)
     print(f"utility: digits 8x8 MLP 64-128-64-10, {len(x_train)} train / {len(x_test)} test, "
-          f"{DP_EPOCHS} epochs, batch {DP_BATCH}, clip 1.0, Adam(0.01); delta {DELTA:g}")
+          f"{DP_EPOCHS} epochs, batch {DP_BATCH} (DP: Poisson-sampled, expected size), "
+          f"clip 1.0, Adam(0.01); delta {DELTA:g}")
     print(f"  {'privacy':<14}{'noise':>8}{'test accuracy':>16}")
     for epsilon in EPSILONS + (None,):
         model = _train_private(x_train, y_train, epsilon)
@@ -288,6 +363,15 @@ def check_attacks(num_shadows):
               + ", ".join(f"{k} {val:.4f}" for k, val in art.items())
               + f" (target ours >= ART): "
               f"{'PASS' if ours[best_ours] >= art[best_art] else 'FAIL'}")
+    check_dp_leakage(members, non_members)
+
+
+def check_dp_leakage(members=None, non_members=None):
+    """Loss/entropy attacks on the digits MLP trained with DP-SGD at epsilon 1 (Poisson batches)."""
+    from keras_mlsec.attacks import membership_inference
+
+    if members is None:
+        members, non_members = _attack_split()
     private = _train_private(*members, 1.0)
     dp = {method: membership_inference(private.model, members, non_members, method=method)
           for method in ("loss", "entropy")}
@@ -297,6 +381,7 @@ def check_attacks(num_shadows):
     floor = 1.36 * math.sqrt((n + m) / (n * m))
     print(f"  DP-SGD at epsilon 1 (delta {DELTA:g}, same 800 members): "
           + ", ".join(f"{k} AUC {r.auc:.4f} advantage {r.advantage:.4f}" for k, r in dp.items())
+          + " (trained on poisson_dataset batches)"
           + f"; largest advantage {worst:.4f} (target near 0: below the 95% KS noise floor "
           f"{floor:.4f} of {n}/{m} samples): {'PASS' if worst < floor else 'FAIL'}")
 
@@ -333,12 +418,13 @@ def check_audit(num_canaries=200, num_guesses=60):
               f"{report.num_correct:>6}/{report.num_guesses}  bound <= accountant: {verdict}")
 
 
-PARTS = ("accounting", "speed", "utility", "attacks", "audit")
+PARTS = ("accounting", "speed", "utility", "attacks", "leakage", "audit")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--cnn-examples", type=int, default=4096)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--part", choices=PARTS + ("all",), default="all")
     parser.add_argument("--shadows", type=int, default=16, help="LiRA shadow models")
@@ -352,11 +438,13 @@ def main():
         if part == "accounting":
             check_accounting()
         elif part == "speed":
-            check_speed(args.repeats)
+            check_speed(args.repeats, args.cnn_examples)
         elif part == "utility":
             check_utility()
         elif part == "attacks":
             check_attacks(args.shadows)
+        elif part == "leakage":  # the DP row of "attacks" alone
+            check_dp_leakage()
         else:
             check_audit()
         print(f"  [{part}: {time.perf_counter() - start:.0f} s]")

@@ -30,6 +30,9 @@ CASES = {
                   r"certified accuracy at L2 radius 0\.50: [01]\.\d\d"], []),
     "adversarial_training": ([r"(?m)^madry\s+[01]\.\d{3}\s+[01]\.\d{3}",
                               r"(?m)^fgsm_rs\s+[01]\.\d{3}\s+[01]\.\d{3}"], []),
+    "private_adversarial_training": ([r"(?m)^DP only\s+[\d.]+\s+[01]\.\d{3}\s+[01]\.\d{3}",
+                                      r"(?m)^DP \+ PGD-5\s+[\d.]+\s+[01]\.\d{3}\s+[01]\.\d{3}"],
+                                     []),
     "private_training": ([r"epsilon spent \(RDP\): [\d.]+",
                           r"saved and reloaded a \.keras file: same predictions = True"], []),
     "model_inversion": ([r"closest to their own class mean: \d+/10"],
@@ -47,6 +50,16 @@ CASES = {
                           r"on_drift called 0 time\(s\) for clean traffic",
                           r"on_drift called [1-9]\d* time\(s\) for faulty camera traffic"],
                          ["drift-example/drift_report.json", "drift-example/drift_report.png"]),
+    "governance": ([r"signed checkpoint with ML-BOM: \d+ components, data \['digits-train'\]",
+                    r"refused with other training data \(provenance_mismatch\)",
+                    r"model card: clean_accuracy = [01]\.\d{3}",
+                    r"audit log verified: 8 records, events .*'drift_alert'",
+                    r"edited audit log detected at line 4 \(chain_broken\)"], []),
+    "poisoning": ([r"training set: 3 clean points \+ 2 mislabeled",
+                   r"moved by \+\d\.\d\d",
+                   r"clean\s+model: test point \(1\.2, 0\) -> class 1",
+                   r"poisoned model: test point \(1\.2, 0\) -> class 0"],
+                  ["poisoning_boundary.png"]),
 }
 
 

@@ -228,3 +228,27 @@ def check_pair(pair, name, model=None, num_classes=None):
                          + (f" with {len(pair)} items" if isinstance(pair, (tuple, list)) else ""))
     x = check_inputs(pair[0], model=model, name=f"{name}[0]")
     return x, check_labels(pair[1], len(x), num_classes, name=f"{name}[1]")
+
+
+def check_indices(indices, num_examples, name="poison_indices"):
+    """Sorted unique int64 indices in `[0, num_examples)` from indices or a boolean mask.
+
+    Raises:
+        ValueError: naming `name` for indices out of range, repeated, or not integers.
+    """
+    array = np.asarray(indices)
+    if array.dtype == bool and array.shape == (num_examples,):
+        return np.flatnonzero(array).astype(np.int64)
+    if array.size == 0:
+        return np.zeros(0, np.int64)
+    if array.ndim != 1 or not np.issubdtype(array.dtype, np.integer):
+        raise ValueError(f"Expected `{name}` to be a 1-D array of integer indices (or a "
+                         f"boolean mask of length {num_examples}). Received: {name} with "
+                         f"shape {array.shape} and dtype {array.dtype}")
+    if array.min() < 0 or array.max() >= num_examples:
+        raise ValueError(f"Expected `{name}` in [0, {num_examples - 1}]. Received: "
+                         f"{name} from {array.min()} to {array.max()}")
+    if len(np.unique(array)) != len(array):
+        raise ValueError(f"Expected unique `{name}`. Received: {len(array) - len(np.unique(array))}"
+                         " repeated indices")
+    return np.sort(array).astype(np.int64)

@@ -21,6 +21,9 @@ from keras_mlsec.attacks.evasion.square import SquareAttack, square_attack
 from keras_mlsec.attacks.extraction import (ExtractionReport, ExtractionResult, ModelExtraction,
                                             TransferResult, extract_linear, extract_model,
                                             transfer_attack)
+from keras_mlsec.attacks.poisoning import (Backdoor, CleanLabelBackdoor, LabelFlip, PoisonedData,
+                                           Trigger, attack_success_rate, backdoor,
+                                           clean_label_backdoor, label_flip)
 from keras_mlsec.attacks.privacy.inversion import model_inversion
 from keras_mlsec.attacks.privacy.inversion_result import InversionResult
 from keras_mlsec.attacks.privacy.membership import membership_inference
@@ -52,3 +55,6 @@ __all__ += ["MembershipReport", "membership_inference"]  # not evasion: not in A
 __all__ += ["InversionResult", "model_inversion"]  # not evasion: not in ATTACKS
 __all__ += ["ExtractionReport", "ExtractionResult", "ModelExtraction", "TransferResult",
             "extract_linear", "extract_model", "transfer_attack"]  # extraction: not in ATTACKS
+__all__ += ["Backdoor", "CleanLabelBackdoor", "LabelFlip", "PoisonedData", "Trigger",
+            "attack_success_rate", "backdoor", "clean_label_backdoor",
+            "label_flip"]  # training-time: not in ATTACKS

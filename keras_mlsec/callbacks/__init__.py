@@ -11,6 +11,7 @@ _CALLBACKS = {
     "RobustnessMonitor": "keras_mlsec.callbacks.robustness_monitor",
     "PrivacyBudget": "keras_mlsec.callbacks.privacy_budget",
     "MembershipMonitor": "keras_mlsec.callbacks.membership_monitor",
+    "PoisoningMonitor": "keras_mlsec.callbacks.poisoning_monitor",
 }
 
 __all__ = sorted(_CALLBACKS)

@@ -8,6 +8,8 @@ validation inputs of the running `fit`.
 import keras
 import numpy as np
 
+from keras_mlsec._core import keras_internals
+
 REDUCTIONS = ("columns", "max_probability", "class")
 
 
@@ -70,7 +72,7 @@ def model_features(model, x, *, on, reduction, batch_size):
 
 
 def validation_inputs(model, max_samples):
-    """The validation inputs `fit` is using, read from private Keras state.
+    """The validation inputs `fit` is using, read from private Keras state (`keras_internals`).
 
     Reads fit's cached validation iterator batch by batch, stopping once at
     least `max_samples` examples are read (all of them when None).
@@ -82,7 +84,7 @@ def validation_inputs(model, max_samples):
         Exception: any error, when the iterator is missing or not readable;
             the caller treats every failure as "not available".
     """
-    adapter = model._eval_epoch_iterator.data_adapter
+    adapter = keras_internals.eval_data_adapter(model)
     batches, count = [], 0
     for batch in adapter.get_numpy_iterator():
         x = batch[0] if isinstance(batch, (tuple, list)) else batch

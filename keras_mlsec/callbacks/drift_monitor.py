@@ -7,6 +7,7 @@ import numpy as np
 
 from keras_mlsec._core import validation as v
 from keras_mlsec.callbacks import _drift_features as _features
+from keras_mlsec.integrity.audit_log import check_audit_log, log_event
 from keras_mlsec.monitoring import drift as _drift
 
 
@@ -64,6 +65,8 @@ class DriftMonitor(keras.callbacks.Callback):
             `{"num_permutations": 200}` or `{"psi_threshold": 0.1}`).
         seed: seed of the subsampling.
         verbose: 1 prints one line per check.
+        audit_log: optional `keras_mlsec.integrity.AuditLog` receiving a
+            `drift_alert` record per detected drift. Not serialized.
 
     Raises:
         ValueError: for empty `reference`/`data`, mismatched shapes, or bad
@@ -82,8 +85,9 @@ class DriftMonitor(keras.callbacks.Callback):
     def __init__(self, reference, *, data=None, on="predictions", test="ks", alpha=0.05,
                  correction="bonferroni", reduce=None, model=None, window_size=1000,
                  check_every=None, on_drift=None, max_samples=1000, batch_size=512,
-                 test_options=None, seed=0, verbose=0):
+                 test_options=None, seed=0, verbose=0, audit_log=None):
         super().__init__()
+        self.audit_log = check_audit_log(audit_log)
         if not isinstance(on, str) or not (on in ("predictions", "inputs") or (
                 on.startswith("layer:") and len(on) > len("layer:"))):
             raise ValueError(
@@ -189,6 +193,12 @@ class DriftMonitor(keras.callbacks.Callback):
             print(f"DriftMonitor {where}: {report.test} p-value {p}, statistic "
                   f"{report.statistic:.4g}, drift "
                   f"{'DETECTED' if report.drift_detected else 'not detected'}")
+        if report.drift_detected:
+            log_event(self.audit_log, "drift_alert", {
+                "where": where, "on": self.on, "test": report.test,
+                "p_value": report.p_value, "statistic": float(report.statistic),
+                "drifted_features": report.drifted_features[:20],
+                "num_drifted": len(report.drifted_features)})
         if report.drift_detected and self.on_drift is not None:
             self.on_drift(report)
         return report

@@ -7,6 +7,7 @@ import warnings
 import keras
 
 from keras_mlsec._core import validation as v
+from keras_mlsec.integrity.audit_log import check_audit_log, log_event
 
 
 @keras.saving.register_keras_serializable(package="keras_mlsec")
@@ -48,6 +49,9 @@ class PrivacyBudget(keras.callbacks.Callback):
             data (the Poisson dataset, or the arrays).
         batch_size: expected batch size; default: as `num_examples`.
         verbose: 1 prints a line when training is stopped for the budget.
+        audit_log: optional `keras_mlsec.integrity.AuditLog` receiving a
+            `privacy_budget_stop` record when training is stopped for the
+            budget. Not serialized.
 
     Attributes:
         steps: optimizer steps accounted so far.
@@ -74,8 +78,9 @@ class PrivacyBudget(keras.callbacks.Callback):
     """
 
     def __init__(self, target_epsilon, delta, *, accountant="rdp", noise_multiplier=None,
-                 num_examples=None, batch_size=None, verbose=0):
+                 num_examples=None, batch_size=None, verbose=0, audit_log=None):
         super().__init__()
+        self.audit_log = check_audit_log(audit_log)
         from keras_mlsec.privacy import accounting
 
         self.target_epsilon = v.check_positive(target_epsilon, "target_epsilon")
@@ -200,6 +205,8 @@ class PrivacyBudget(keras.callbacks.Callback):
             if not self.stopped and self.verbose:
                 print(f"PrivacyBudget: stopping after {self.steps} steps, epsilon="
                       f"{self._epsilon(self.steps):.4g} (target {self.target_epsilon}).")
+            if not self.stopped:
+                log_event(self.audit_log, "privacy_budget_stop", self.metadata())
             self.stopped = True
 
     def on_epoch_end(self, epoch, logs=None):

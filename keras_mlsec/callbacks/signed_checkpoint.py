@@ -7,6 +7,10 @@ import pathlib
 import keras
 
 from keras_mlsec._core import files as _files
+from keras_mlsec.integrity.audit_log import check_audit_log, log_event
+from keras_mlsec.integrity.digests import describe_dataset
+from keras_mlsec.integrity.bom import ml_bom
+from keras_mlsec.integrity.provenance import default_bom_path
 from keras_mlsec.integrity.signing import default_signature_path, sign_model
 
 _PREVIOUS = ".previous"
@@ -31,15 +35,38 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
     previous pair sits in `ckpt.keras.previous`: `recover(filepath)` (also run
     by `on_train_begin`) moves it back.
 
+    With `provenance=True` each checkpoint also gets a CycloneDX ML-BOM,
+    `ckpt.keras.cdx.json` (see `keras_mlsec.integrity.bom`: the model's
+    digest, the training `datasets`, the Python environment, the `reports`
+    and the checkpoint's logs), whose sha256 is signed in the same bundle as
+    the model; it is installed with the same crash-safe renames, and
+    `load_verified_model(..., expected_datasets=...)` refuses the checkpoint
+    when the BOM names other data.
+
     Args:
         filepath: as for `keras.callbacks.ModelCheckpoint` (`.keras` file, or
             `.weights.h5` with `save_weights_only=True`; may hold
             `{epoch}`-style fields).
         private_key: path to the PEM elliptic-curve private key.
-        monitor, verbose, save_best_only, save_weights_only, mode, save_freq,
-            initial_value_threshold: as for `keras.callbacks.ModelCheckpoint`.
+        monitor: as for `keras.callbacks.ModelCheckpoint`.
+        verbose: as for `keras.callbacks.ModelCheckpoint`.
+        save_best_only: as for `keras.callbacks.ModelCheckpoint`.
+        save_weights_only: as for `keras.callbacks.ModelCheckpoint`.
+        mode: as for `keras.callbacks.ModelCheckpoint`.
+        save_freq: as for `keras.callbacks.ModelCheckpoint`.
+        initial_value_threshold: as for `keras.callbacks.ModelCheckpoint`.
         metadata: optional dict of JSON-serialisable facts signed with every
             checkpoint (e.g. dataset hash, code version).
+        provenance: write and sign an ML-BOM beside every checkpoint.
+        datasets: with `provenance`, the training (and evaluation) data: a
+            dict `{name: data}`, data being digests from `dataset_digest`,
+            paths, arrays or `(x, y)` pairs; digested once here, and kept as
+            digests (`get_config` stores those).
+        reports: with `provenance`, reports for the BOM's model card, read at
+            every checkpoint (e.g. the `PrivacyBudget` callback of the same
+            `fit`). Not serialized by `get_config`.
+        audit_log: optional `AuditLog` receiving a `sign_model` record per
+            checkpoint. Not serialized by `get_config`.
 
     Example:
 
@@ -50,17 +77,40 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
 
     def __init__(self, filepath, *, private_key, monitor="val_loss", verbose=0,
                  save_best_only=False, save_weights_only=False, mode="auto",
-                 save_freq="epoch", initial_value_threshold=None, metadata=None):
+                 save_freq="epoch", initial_value_threshold=None, metadata=None,
+                 provenance=False, datasets=None, reports=(), audit_log=None):
         _files.load_private_key(private_key)  # fail here, not at the first epoch
         if metadata is not None and not isinstance(metadata, dict):
             raise TypeError(f"Expected `metadata` to be a dict or None. "
                             f"Received: metadata={metadata!r:.80}")
+        if not isinstance(provenance, bool):
+            raise TypeError(f"Expected `provenance` to be True or False. "
+                            f"Received: provenance={provenance!r}")
+        if not provenance and (datasets is not None or reports):
+            raise ValueError("Expected provenance=True with `datasets` or `reports` (they go "
+                             "into the ML-BOM). Received: provenance=False")
+        if provenance and save_weights_only:
+            raise ValueError("Expected save_weights_only=False with provenance=True: the "
+                             "ML-BOM describes a whole `.keras` model. Received: "
+                             "save_weights_only=True")
+        if datasets is not None and not isinstance(datasets, dict):
+            raise TypeError(f"Expected `datasets` to be a dict {{name: data}} or None. "
+                            f"Received: datasets of type {type(datasets).__name__}")
+        if not isinstance(reports, (list, tuple)):
+            raise TypeError(f"Expected `reports` to be a list or tuple. "
+                            f"Received: reports of type {type(reports).__name__}")
         super().__init__(filepath, monitor=monitor, verbose=verbose,
                          save_best_only=save_best_only, save_weights_only=save_weights_only,
                          mode=mode, save_freq=save_freq,
                          initial_value_threshold=initial_value_threshold)
         self.private_key = os.fspath(private_key)
         self.metadata = metadata
+        self.provenance = provenance
+        self.datasets = None if datasets is None else {
+            name: describe_dataset(value, f"datasets[{name!r}]")[0]
+            for name, value in datasets.items()}
+        self.reports = tuple(reports)
+        self.audit_log = check_audit_log(audit_log)
         self.mode = mode
         self.initial_value_threshold = initial_value_threshold
 
@@ -72,7 +122,8 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
                 "save_weights_only": self.save_weights_only, "mode": self.mode,
                 "save_freq": self.save_freq,
                 "initial_value_threshold": self.initial_value_threshold,
-                "metadata": self.metadata}
+                "metadata": self.metadata, "provenance": self.provenance,
+                "datasets": self.datasets}
 
     @classmethod
     def from_config(cls, config):
@@ -109,33 +160,51 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
         signature = default_signature_path(final)
         tmp_model = _files.temporary_path(final, suffix)
         tmp_signature = _files.temporary_path(signature)
+        tmp_bom = _files.temporary_path(default_bom_path(final)) if self.provenance else None
         try:
             if self.save_weights_only:
                 self.model.save_weights(tmp_model, overwrite=True)
             else:
                 self.model.save(tmp_model, overwrite=True)
             _fsync_file(tmp_model)
-            sign_model(tmp_model, private_key=self.private_key,
-                       signature_path=tmp_signature, metadata=facts)
-            self._install(final, signature, tmp_model, tmp_signature)
+            if tmp_bom is not None:
+                document = ml_bom(tmp_model, datasets=self.datasets, reports=self.reports,
+                                  metadata=facts)
+                _files.atomic_write_bytes(tmp_bom, document.encode("utf-8"))
+            sign_model(tmp_model, private_key=self.private_key, signature_path=tmp_signature,
+                       metadata=facts, ml_bom=tmp_bom)
+            self._install(final, signature, tmp_model, tmp_signature, tmp_bom)
+            log_event(self.audit_log, "sign_model", {
+                "path": str(final), "signature_path": str(signature), "result": "accepted",
+                "ml_bom": None if tmp_bom is None else str(default_bom_path(final)),
+                "metadata": facts})
         finally:
-            tmp_model.unlink(missing_ok=True)
-            tmp_signature.unlink(missing_ok=True)
+            for tmp in (tmp_model, tmp_signature, tmp_bom):
+                if tmp is not None:
+                    tmp.unlink(missing_ok=True)
 
     @staticmethod
-    def _install(final, signature, tmp_model, tmp_signature):
+    def _install(final, signature, tmp_model, tmp_signature, tmp_bom=None):
         previous, previous_sig = _previous_paths(final)
+        bom, previous_bom = default_bom_path(final), default_bom_path(previous)
         if final.exists():
             previous.unlink(missing_ok=True)  # stale pair from an earlier crash: model first
             previous_sig.unlink(missing_ok=True)
+            previous_bom.unlink(missing_ok=True)
             if signature.exists():
                 _link_or_copy(signature, previous_sig)
+            if bom.exists():
+                _link_or_copy(bom, previous_bom)
             os.replace(final, previous)  # now only the previous pair holds a model
         os.replace(tmp_signature, signature)
-        os.replace(tmp_model, final)  # the new pair is complete
+        if tmp_bom is not None:
+            os.replace(tmp_bom, bom)
+        else:
+            bom.unlink(missing_ok=True)  # a BOM of an older model would mislead
+        os.replace(tmp_model, final)  # the new pair (and BOM) is complete
         _files.fsync_directory(final.parent)
-        previous.unlink(missing_ok=True)
-        previous_sig.unlink(missing_ok=True)
+        for stale in (previous, previous_sig, previous_bom):
+            stale.unlink(missing_ok=True)
 
     @staticmethod
     def recover(filepath):
@@ -151,13 +220,18 @@ class SignedModelCheckpoint(keras.callbacks.ModelCheckpoint):
         final = pathlib.Path(filepath)
         signature = default_signature_path(final)
         previous, previous_sig = _previous_paths(final)
+        bom, previous_bom = default_bom_path(final), default_bom_path(previous)
         if not final.exists() and previous.exists() and previous_sig.exists():
             os.replace(previous_sig, signature)
+            if previous_bom.exists():
+                os.replace(previous_bom, bom)
+            else:
+                bom.unlink(missing_ok=True)  # the new model's BOM, installed before the crash
             os.replace(previous, final)
             _files.fsync_directory(final.parent)
         elif final.exists():
-            previous.unlink(missing_ok=True)
-            previous_sig.unlink(missing_ok=True)
+            for stale in (previous, previous_sig, previous_bom):
+                stale.unlink(missing_ok=True)
         if final.parent.is_dir():
             for leftover in final.parent.glob(f".{final.name}*.tmp*"):
                 leftover.unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""`keras-mlsec` command line: demo | evaluate | keygen | sign | verify | scan.
+"""`keras-mlsec` command line: demo | evaluate | keygen | sign | verify | scan | bom | log.
 
 Each capability registers its own sub-commands: a module listed in
 `_COMMAND_MODULES` exposes `register(subparsers)`, which adds parsers whose
@@ -12,6 +12,7 @@ import os
 _COMMAND_MODULES = (
     "keras_mlsec.cli.evaluate",
     "keras_mlsec.cli.integrity",
+    "keras_mlsec.cli.governance",
 )
 
 

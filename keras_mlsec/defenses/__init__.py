@@ -18,11 +18,17 @@ budgets and monitoring, raising `ExtractionAlert`).
 
 from keras_mlsec.defenses.certification.randomized_smoothing import RandomizedSmoothing, certify
 from keras_mlsec.defenses.detection.adaptive_pgd import adaptive_pgd
+from keras_mlsec.defenses.detection.backdoor_scan import BackdoorScan
+from keras_mlsec.defenses.detection.detect_poison import detect_poison
+from keras_mlsec.defenses.detection.neural_cleanse import neural_cleanse
+from keras_mlsec.defenses.detection.poison_report import PoisonReport
+from keras_mlsec.defenses.detection.repair_backdoor import repair_backdoor
 from keras_mlsec.defenses.detection.query_monitor import QueryMonitor
 from keras_mlsec.defenses.extraction_alert import ExtractionAlert
 from keras_mlsec.defenses.guarded_model import GuardedModel
 from keras_mlsec.defenses.output_hardening import OutputHardening
 from keras_mlsec.defenses.detection.squeezing_detector import FeatureSqueezingDetector
+from keras_mlsec.defenses.detection.strip import STRIP
 from keras_mlsec.defenses.preprocessing.feature_squeezing import FeatureSqueezing
 from keras_mlsec.defenses.preprocessing.jpeg_compression import JPEGCompression
 from keras_mlsec.defenses.preprocessing.median_filter import MedianFilter
@@ -30,4 +36,6 @@ from keras_mlsec.defenses.preprocessing.median_filter import MedianFilter
 __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmoothing",
            "certify"]
 __all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]
+__all__ += ["BackdoorScan", "PoisonReport", "STRIP", "detect_poison", "neural_cleanse",
+            "repair_backdoor"]  # training-time poisoning: detection, filtering, repair
 __all__ += ["ExtractionAlert", "GuardedModel", "OutputHardening", "QueryMonitor"]

@@ -10,6 +10,12 @@
 
 Signatures use the OpenSSF model signing format (`model-signing`, Sigstore
 bundle, local elliptic-curve key), so `model_signing verify key` checks them too.
+
+Governance: `dataset_digest` fingerprints training data, `ml_bom` writes a
+CycloneDX 1.6 ML-BOM (model, data, environment, measured security
+properties) that `SignedModelCheckpoint(..., provenance=True)` signs with the
+model, and `AuditLog` / `verify_audit_log` keep a tamper-evident record of
+security events.
 """
 
 from keras_mlsec._core.lazy import lazy_exports
@@ -22,6 +28,10 @@ _EXPORTS = {
     "scan_model": "keras_mlsec.integrity.scanning",
     "IntegrityError": "keras_mlsec.integrity.errors",
     "Finding": "keras_mlsec.integrity.finding",
+    "dataset_digest": "keras_mlsec.integrity.digests",
+    "ml_bom": "keras_mlsec.integrity.bom",
+    "AuditLog": "keras_mlsec.integrity.audit_log",
+    "verify_audit_log": "keras_mlsec.integrity.audit_log",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -14,12 +14,16 @@ from keras_mlsec.integrity.errors import IntegrityError
 # Extra predicate field holding the signed metadata, and its format tag.
 PREDICATE_FIELD = "keras_mlsec"
 METADATA_FORMAT = "keras_mlsec.metadata/v1"
+# Key, inside that field, of the sha256 of the ML-BOM signed together with the model.
+BOM_FIELD = "ml_bom_sha256"
 
 
-def read_signed_statement(signature_path, public_key_path, *, model_path=None):
+def read_signed_statement(signature_path, public_key_path, *, model_path=None, with_bom=False):
     """Checks a signature bundle against a public key; returns `(manifest, metadata)`.
 
-    Nothing about the model is read here: only the bundle and the key.
+    Nothing about the model is read here: only the bundle and the key. With
+    `with_bom=True` the sha256 of the ML-BOM signed with the model (None when
+    there is none) comes third.
 
     Raises:
         IntegrityError: missing or malformed bundle, or a signature that does
@@ -60,12 +64,17 @@ def read_signed_statement(signature_path, public_key_path, *, model_path=None):
             raise ValueError("not an in-toto v1 statement")
         manifest = signing.dsse_payload_to_manifest(statement)
         extra = statement["predicate"].get(PREDICATE_FIELD)
-        metadata = {} if extra is None else json.loads(extra["metadata_json"])
+        metadata = {} if extra is None else json.loads(extra.get("metadata_json", "{}"))
+        bom_sha256 = None if extra is None else extra.get(BOM_FIELD)
+        if bom_sha256 is not None and (not isinstance(bom_sha256, str) or len(bom_sha256) != 64):
+            raise ValueError(f"malformed ML-BOM digest {bom_sha256!r:.80}")
     except Exception as error:
         raise IntegrityError(
             f"Malformed signature '{signature_path}': the signed statement is not a valid "
             f"model-signing manifest ({type(error).__name__}: {str(error)[:200]})",
             reason="malformed_signature", path=model_path) from None
+    if with_bom:
+        return manifest, metadata, bom_sha256
     return manifest, metadata
 
 

@@ -1,4 +1,4 @@
-"""The exception raised when a model fails an integrity check."""
+"""The exception raised when a model or an audit log fails an integrity check."""
 
 
 class IntegrityError(Exception):
@@ -13,13 +13,18 @@ class IntegrityError(Exception):
         reason: short machine-readable cause, one of `"hash_mismatch"`,
             `"extra_file"`, `"missing_file"`, `"wrong_key"`,
             `"malformed_signature"`, `"missing_signature"`, `"unsafe_model"`,
-            `"unsupported_format"`.
-        path: the model path the check was about.
+            `"unsupported_format"`; for provenance checks `"missing_provenance"`
+            and `"provenance_mismatch"`; for audit logs `"not_an_audit_log"`,
+            `"malformed_record"`, `"chain_broken"`, `"bad_signature"`,
+            `"wrong_key"`, `"unsigned_log"` and `"not_closed"`.
+        path: the model (or log) path the check was about.
         findings: for `"unsafe_model"`, the scanner findings that caused it.
+        line: for audit logs, the 1-based number of the first bad line.
     """
 
-    def __init__(self, message, *, reason, path=None, findings=()):
+    def __init__(self, message, *, reason, path=None, findings=(), line=None):
         super().__init__(message)
         self.reason = reason
         self.path = path
         self.findings = list(findings)
+        self.line = line

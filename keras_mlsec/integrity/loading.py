@@ -7,13 +7,16 @@ import shutil
 import tempfile
 
 from keras_mlsec._core import files as _files
-from keras_mlsec.integrity import _bundle, signing
+from keras_mlsec._core import keras_internals
+from keras_mlsec.integrity import _bundle, provenance, signing
+from keras_mlsec.integrity.audit_log import audited, check_audit_log
 from keras_mlsec.integrity.errors import IntegrityError
 from keras_mlsec.integrity.scanning import _check_allow, scan_fileobj, sort_findings
 
 
 def load_verified_model(path, *, public_key, allow=(), signature_path=None,
-                        custom_objects=None, compile=True):
+                        custom_objects=None, compile=True, expected_datasets=None, ml_bom=None,
+                        audit_log=None):
     """Loads a `.keras` model only after its signature and a scan check out.
 
     The model file is read once into memory; those bytes are verified against
@@ -31,6 +34,16 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
         custom_objects: passed to Keras for custom classes (their modules must
             also be in `allow`).
         compile: whether Keras compiles the loaded model.
+        expected_datasets: optional training data the model must have been
+            trained on: a dict `{name: data}` or a list, data being digests
+            from `dataset_digest`, paths, arrays or `(x, y)` pairs. The model
+            is refused unless its signed ML-BOM (see
+            `SignedModelCheckpoint(..., provenance=True)`) names exactly these
+            data sets (compared by digest).
+        ml_bom: the ML-BOM signed with the model; defaults to `<path>.cdx.json`.
+            When the model was signed with one it is always checked.
+        audit_log: optional `AuditLog` receiving a `load_verified_model`
+            record: accepted, or refused with the reason and scanner findings.
 
     Returns:
         The `keras.Model`.
@@ -39,7 +52,9 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
         IntegrityError: verification failed (see `verify_model`), or the scan
             found high-severity problems (`reason="unsafe_model"`, with the
             findings in `error.findings`), or the file is not a `.keras`
-            archive (`reason="unsupported_format"`).
+            archive (`reason="unsupported_format"`), or the signed ML-BOM names
+            other data than `expected_datasets` (`"provenance_mismatch"`) or
+            there is none (`"missing_provenance"`).
         FileNotFoundError, ValueError, TypeError: bad arguments.
 
     Example:
@@ -53,11 +68,30 @@ def load_verified_model(path, *, public_key, allow=(), signature_path=None,
     key_path, _ = _files.load_public_key(public_key)
     allow = _check_allow(allow)
     signature_path = signing.signature_path_for(model_path, signature_path)
-    expected, _ = _bundle.read_signed_statement(signature_path, key_path, model_path=model_path)
+    bom_path = provenance.bom_path_for(model_path, ml_bom)
+    check_audit_log(audit_log)
+    wanted = (None if expected_datasets is None
+              else provenance.expected_digests(expected_datasets))
+    with audited(audit_log, "load_verified_model", path=str(model_path),
+                 expected_datasets=wanted) as outcome:
+        model = _verify_scan_load(model_path, key_path, signature_path, bom_path, wanted,
+                                  allow=allow, custom_objects=custom_objects, compile=compile)
+        outcome["model"] = model.name
+    return model
+
+
+def _verify_scan_load(model_path, key_path, signature_path, bom_path, wanted, *, allow,
+                      custom_objects, compile):
+    expected, _, bom_sha256 = _bundle.read_signed_statement(
+        signature_path, key_path, model_path=model_path, with_bom=True)
     data, digests = _read_and_hash(model_path)
     if not _bundle.verify_bytes(data, expected=expected, model_path=model_path,
                                 digests=digests):
         _verify_copy(data, expected, model_path)
+    if bom_sha256 is not None or wanted is not None:
+        document = provenance.read_signed_bom(model_path, bom_sha256, bom_path)
+        if wanted is not None:
+            provenance.check_datasets(document, wanted, model_path)
     findings = sort_findings([f for f in scan_fileobj(io.BytesIO(data), model_path.name,
                                                       allow=allow) if f.blocking])
     if findings:
@@ -106,12 +140,10 @@ def _verify_copy(data, expected, model_path):
 
 def _load_keras_bytes(data, *, custom_objects, compile):
     try:
-        from keras.src.saving import saving_lib
-    except ImportError:  # a future Keras layout: go through a private temporary file
-        saving_lib = None
-    if saving_lib is not None and hasattr(saving_lib, "load_model"):
-        return saving_lib.load_model(io.BytesIO(data), custom_objects=custom_objects,
-                                     compile=compile, safe_mode=True)
+        return keras_internals.load_model_from_fileobj(
+            io.BytesIO(data), custom_objects=custom_objects, compile=compile, safe_mode=True)
+    except keras_internals.KerasInternalError:  # another Keras: a private temporary file
+        pass
     import keras
 
     directory = tempfile.mkdtemp(prefix="keras_mlsec_load_")

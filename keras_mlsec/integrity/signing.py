@@ -12,7 +12,8 @@ import json
 import pathlib
 
 from keras_mlsec._core import files as _files
-from keras_mlsec.integrity import _bundle
+from keras_mlsec.integrity import _bundle, provenance
+from keras_mlsec.integrity.audit_log import audited, check_audit_log
 from keras_mlsec.integrity.errors import IntegrityError
 
 SIGNATURE_SUFFIX = ".sig"
@@ -121,7 +122,8 @@ def _hashing_config(model_path, signature_path):
     return config
 
 
-def sign_model(path, *, private_key, signature_path=None, metadata=None, password=None):
+def sign_model(path, *, private_key, signature_path=None, metadata=None, password=None,
+               ml_bom=None, audit_log=None):
     """Signs a model file (or folder) with an elliptic-curve private key.
 
     Args:
@@ -133,6 +135,11 @@ def sign_model(path, *, private_key, signature_path=None, metadata=None, passwor
             robustness figures, dataset hash, code version), signed together
             with the model and returned by `verify_model`.
         password: optional password of an encrypted private key (bytes).
+        ml_bom: optional path of an ML-BOM file (from `ml_bom`) signed together
+            with the model: its sha256 goes into the signed statement, so the
+            one bundle covers both files. `verify_model` then checks it at
+            `<path>.cdx.json` (or the `ml_bom` path given there).
+        audit_log: optional `AuditLog` receiving a `sign_model` record.
 
     Returns:
         The signature path as a `pathlib.Path`.
@@ -151,35 +158,54 @@ def sign_model(path, *, private_key, signature_path=None, metadata=None, passwor
     model_path = _files.check_path(path, "path")
     metadata_json = _check_metadata(metadata)
     key_path, _ = _files.load_private_key(private_key, password=password)
+    check_audit_log(audit_log)
+    bom_sha256 = None
+    if ml_bom is not None:
+        bom_path = _files.check_path(ml_bom, "ml_bom", kind="ML-BOM file")
+        bom_sha256 = provenance.file_sha256(bom_path)
     signature_path = signature_path_for(model_path, signature_path)
     if signature_path.resolve() == model_path.resolve():
         raise ValueError(f"Expected `signature_path` to differ from the model path. "
                          f"Received: signature_path='{signature_path}'")
     manifest = _hashing_config(model_path, signature_path).hash(model_path)
     payload = signing.Payload(manifest)
+    extra = {"format": _bundle.METADATA_FORMAT}
     if metadata_json is not None:
-        payload.statement.pb.predicate.update(
-            {_bundle.PREDICATE_FIELD: {"format": _bundle.METADATA_FORMAT,
-                                       "metadata_json": metadata_json}})
+        extra["metadata_json"] = metadata_json
+    if bom_sha256 is not None:
+        extra[_bundle.BOM_FIELD] = bom_sha256
+    if len(extra) > 1:
+        payload.statement.pb.predicate.update({_bundle.PREDICATE_FIELD: extra})
     signer = sign_ec_key.Signer(key_path, password)
     bundle_json = signer.sign(payload).bundle.to_json()
     _files.atomic_write_bytes(signature_path, bundle_json.encode("utf-8"))
+    if audit_log is not None:
+        digests = {rd.identifier: rd.digest.digest_hex for rd in manifest.resource_descriptors()}
+        with audited(audit_log, "sign_model", path=str(model_path),
+                     signature_path=str(signature_path)) as outcome:
+            outcome.update(sha256=digests, ml_bom_sha256=bom_sha256,
+                           metadata=json.loads(metadata_json or "{}"))
     return signature_path
 
 
-def verify_model(path, *, public_key, signature_path=None):
+def verify_model(path, *, public_key, signature_path=None, ml_bom=None, audit_log=None):
     """Verifies a model against its signature bundle and a public key.
 
     Args:
         path: the signed model file or folder.
         public_key: path to the PEM elliptic-curve public key.
         signature_path: the signature bundle; defaults to `<path>.sig`.
+        ml_bom: where the ML-BOM signed with the model is, when it was signed
+            with one; defaults to `<path>.cdx.json`.
+        audit_log: optional `AuditLog` receiving a `verify_model` record
+            (accepted, or refused with the reason).
 
     Returns:
         The signed metadata dict (empty when the model was signed without).
 
     Raises:
-        IntegrityError: with `reason` set: `"hash_mismatch"` (names the file),
+        IntegrityError: with `reason` set: `"hash_mismatch"` (names the file,
+            the model or its ML-BOM),
             `"extra_file"`, `"missing_file"`, `"wrong_key"`,
             `"malformed_signature"` or `"missing_signature"`.
         FileNotFoundError, ValueError, TypeError: bad arguments (missing model
@@ -191,9 +217,21 @@ def verify_model(path, *, public_key, signature_path=None):
     """
     model_path = _files.check_path(path, "path")
     key_path, _ = _files.load_public_key(public_key)
+    check_audit_log(audit_log)
     signature_path = signature_path_for(model_path, signature_path)
-    expected, metadata = _bundle.read_signed_statement(signature_path, key_path,
-                                                       model_path=model_path)
+    bom_path = provenance.bom_path_for(model_path, ml_bom)
+    with audited(audit_log, "verify_model", path=str(model_path),
+                 signature_path=str(signature_path)) as outcome:
+        metadata, bom_sha256 = _verify(model_path, key_path, signature_path)
+        if bom_sha256 is not None:
+            provenance.read_signed_bom(model_path, bom_sha256, bom_path)
+        outcome.update(ml_bom_sha256=bom_sha256, metadata=metadata)
+    return metadata
+
+
+def _verify(model_path, key_path, signature_path):
+    expected, metadata, bom_sha256 = _bundle.read_signed_statement(
+        signature_path, key_path, model_path=model_path, with_bom=True)
     config = _bundle.hashing_config_for(expected)
     if model_path.is_dir():
         ignored = list(expected.serialization_type.get("ignore_paths", ()))
@@ -205,7 +243,7 @@ def verify_model(path, *, public_key, signature_path=None):
         raise IntegrityError(f"Cannot hash '{model_path}': {error}", reason="unsupported_format",
                              path=model_path) from None
     _bundle.compare_manifests(actual, expected, model_path)
-    return metadata
+    return metadata, bom_sha256
 
 
 __all__ = ["generate_keypair", "sign_model", "verify_model", "default_signature_path"]

@@ -15,7 +15,7 @@ from keras_mlsec._core.lazy import lazy_exports
 
 _EXPORTS = {
     "DPModel": "keras_mlsec.privacy.dp_model",
-    "make_private": "keras_mlsec.privacy.dp_model",
+    "make_private": "keras_mlsec.privacy.calibration",
     "compute_epsilon": "keras_mlsec.privacy.accounting",
     "noise_multiplier_for": "keras_mlsec.privacy.accounting",
     "poisson_dataset": "keras_mlsec.privacy.sampling",

@@ -3,7 +3,7 @@
 Each weighted layer recorded by `ghost_clipping.forward` gives its input `a`
 and the gradient `g` of the losses at its pre-activation output. `_prepare`
 turns them into the operands of the layer type (Dense, Conv2D, Embedding or
-LayerNormalization); `_squared_norms` gives the `(B,)` squared per-example
+LayerNormalization, whose small per-example gradients are formed directly); `_squared_norms` gives the `(B,)` squared per-example
 gradient norms of the layer's weights and `_weighted_sums` the
 `sum_i c_i grad_i` of each of its variables, from the same operands.
 """
@@ -13,12 +13,21 @@ import tensorflow as tf
 
 
 def _flat(t, rank):
-    """`(B, ..., d)` -> `(B, T, d)` (rank 3) or `(B, n)` (rank 2)."""
-    batch = t.shape[0] if t.shape[0] is not None else tf.shape(t)[0]
+    """`(B, ..., d)` -> `(B, T, d)` (rank 3) or `(B, n)` (rank 2).
+
+    Every dimension but the batch keeps its static size where it is known, so
+    the choice between the ghost norm and the direct product below is made at
+    trace time even when the batch dimension is unknown (a `-1` next to an
+    unknown batch would leave `T` unknown and force the costlier direct form).
+    """
+    shape = t.shape
+    batch = shape[0] if shape[0] is not None else tf.shape(t)[0]
     if rank == 2:
-        return tf.reshape(t, [batch, -1])
-    last = t.shape[-1] if t.shape[-1] is not None else tf.shape(t)[-1]
-    return tf.reshape(t, [batch, -1, last])
+        inner = shape[1:].num_elements()
+        return tf.reshape(t, [batch, -1 if inner is None else inner])
+    steps = shape[1:-1].num_elements()
+    last = shape[-1] if shape[-1] is not None else tf.shape(t)[-1]
+    return tf.reshape(t, [batch, -1 if steps is None else steps, last])
 
 
 def _rows_squared(t):
@@ -40,20 +49,54 @@ def _product_norms(a, g):
     return _rows_squared(tf.matmul(a, g, transpose_a=True))
 
 
-def _prepare(layer, a, g):
-    """Operands of the norm and sum: `(ids, g)`, `(x_hat, g)` or `(B, T, d)` `(a, g)`."""
+def _merge_groups(t, groups):
+    """`(G * B, T, ...)` -> `(B, G * T, ...)`: the `G` rows of each example side by side.
+
+    Row `g * B + i` of the input is copy `g` of example `i` (stacked batches).
+    """
+    if groups == 1:
+        return t
+    static = t.shape
+    shape = tf.shape(t)
+    t = tf.reshape(t, tf.concat([[groups, shape[0] // groups], shape[1:]], 0))
+    t = tf.transpose(t, [1, 0] + list(range(2, len(static) + 1)))
+    steps = -1 if static[1] is None else groups * static[1]
+    rest = [tf.shape(t)[3 + i] if dim is None else dim for i, dim in enumerate(static[2:])]
+    return tf.reshape(t, [tf.shape(t)[0], steps, *rest])
+
+
+def _sum_groups(rows, groups):
+    """`(G * B, ...)` per-row gradients -> `(B, ...)`: each example's rows added."""
+    if groups == 1:
+        return rows
+    shape = tf.shape(rows)
+    rows = tf.reshape(rows, tf.concat([[groups, shape[0] // groups], shape[1:]], 0))
+    return tf.reduce_sum(rows, axis=0)
+
+
+def _prepare(layer, a, g, groups=1):
+    """Operands of the norm and sum: `(ids, g)`, LayerNormalization's per-example
+    gradients `(gamma_rows, beta_rows)`, or `(B, T, d)` `(a, g)`; `B` examples
+    whatever `groups` (see `ghost_clipping.ghost_gradients`)."""
     g = tf.convert_to_tensor(g)
     if isinstance(layer, keras.layers.Embedding):
-        return _flat(tf.expand_dims(a, -1), 3)[:, :, 0], _flat(g, 3)
+        ids = _flat(tf.expand_dims(a, -1), 3)[:, :, 0]
+        return _merge_groups(ids, groups), _merge_groups(_flat(g, 3), groups)
     if isinstance(layer, keras.layers.LayerNormalization):
-        return a, g
+        # Per-example gradients of gamma and beta are small (one value per normalised
+        # feature): they are formed directly.
+        other = _norm_axes(layer, g)
+        gamma = None if layer.gamma is None else _sum_groups(tf.reduce_sum(g * a, axis=other),
+                                                             groups)
+        beta = None if layer.beta is None else _sum_groups(tf.reduce_sum(g, axis=other), groups)
+        return gamma, beta
     if isinstance(layer, keras.layers.Conv2D):  # patches ordered (kh, kw, c_in) like the kernel
         kh, kw = layer.kernel_size
         sh, sw = layer.strides
         dh, dw = layer.dilation_rate
         a = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
                                      rates=[1, dh, dw, 1], padding=layer.padding.upper())
-    return _flat(a, 3), _flat(g, 3)
+    return _merge_groups(_flat(a, 3), groups), _merge_groups(_flat(g, 3), groups)
 
 
 def _norm_axes(layer, g):
@@ -69,13 +112,7 @@ def _squared_norms(layer, a, g):
         gg = tf.matmul(g, g, transpose_b=True)
         return tf.reduce_sum(_flat(same * gg, 2), axis=1)
     if isinstance(layer, keras.layers.LayerNormalization):
-        other = _norm_axes(layer, g)
-        total = tf.zeros(tf.shape(g)[:1], g.dtype)
-        if layer.gamma is not None:
-            total += _rows_squared(tf.reduce_sum(g * a, axis=other))
-        if layer.beta is not None:
-            total += _rows_squared(tf.reduce_sum(g, axis=other))
-        return total
+        return sum(_rows_squared(rows) for rows in (a, g) if rows is not None)
     total = _product_norms(a, g)
     if layer.bias is not None:
         total += _rows_squared(tf.reduce_sum(g, axis=1))
@@ -84,20 +121,18 @@ def _squared_norms(layer, a, g):
 
 def _weighted_sums(layer, a, g, factors):
     """`[(variable, sum_i factors_i * grad_i)]` for one layer, from its prepared operands."""
+    if isinstance(layer, keras.layers.LayerNormalization):
+        pairs = []
+        for var, rows in ((layer.gamma, a), (layer.beta, g)):
+            if rows is not None:
+                summed = tf.tensordot(tf.cast(factors, rows.dtype), rows, axes=1)
+                pairs.append((var, tf.reshape(summed, var.shape)))
+        return pairs
     g = g * tf.reshape(tf.cast(factors, g.dtype), [-1] + [1] * (len(g.shape) - 1))
     if isinstance(layer, keras.layers.Embedding):
         rows = tf.math.unsorted_segment_sum(tf.reshape(g, [-1, g.shape[-1]]),
                                             tf.reshape(a, [-1]), layer.input_dim)
         return [(layer.embeddings, rows)]
-    if isinstance(layer, keras.layers.LayerNormalization):
-        axes = [0] + _norm_axes(layer, g)
-        pairs = []
-        if layer.gamma is not None:
-            pairs.append((layer.gamma, tf.reshape(tf.reduce_sum(g * a, axis=axes),
-                                                  layer.gamma.shape)))
-        if layer.beta is not None:
-            pairs.append((layer.beta, tf.reshape(tf.reduce_sum(g, axis=axes), layer.beta.shape)))
-        return pairs
     kernel = tf.matmul(tf.reshape(a, [-1, a.shape[-1]]), tf.reshape(g, [-1, g.shape[-1]]),
                        transpose_a=True)
     pairs = [(layer.kernel, tf.reshape(kernel, layer.kernel.shape))]

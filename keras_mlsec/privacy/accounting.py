@@ -137,7 +137,11 @@ def noise_multiplier_for(target_epsilon, *, num_examples, batch_size, epochs, de
 
     Args:
         target_epsilon: the epsilon to reach, > 0.
-        num_examples, batch_size, epochs, delta, accountant: as in `compute_epsilon`.
+        num_examples: as in `compute_epsilon`.
+        batch_size: as in `compute_epsilon`.
+        epochs: as in `compute_epsilon`.
+        delta: as in `compute_epsilon`.
+        accountant: as in `compute_epsilon`.
         tolerance: relative precision of the returned noise multiplier.
 
     Returns:

@@ -128,9 +128,10 @@ def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplie
         num_microbatches: `None` for per-example clipping, else the number of
             microbatches the batch is split into.
         seed: `keras.random.SeedGenerator` or int for the noise.
-        denominator: what the noisy sum is divided by; None divides by the
-            number of microbatches (at least 1, so an empty batch gives pure
-            noise). Poisson sampling passes the expected batch size.
+        denominator: what the noisy sum is divided by; None (or a value
+            <= 0) divides by the number of microbatches (at least 1, so an
+            empty batch gives pure noise). Poisson sampling passes the
+            expected batch size.
 
     Returns:
         `(gradients, losses, predictions)`: the noisy mean gradient (one
@@ -149,10 +150,15 @@ def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplie
 def noisy_mean(summed, count, *, l2_norm_clip, noise_multiplier, seed=None, denominator=None):
     """Adds `N(0, (C * sigma)^2)` noise to the clipped sums and divides them.
 
-    The divisor is `denominator` when given (Poisson sampling's expected
-    batch size), else `max(count, 1)` (so an empty batch gives pure noise).
+    The divisor is `denominator` when it is given and > 0 (Poisson
+    sampling's expected batch size; it may be a variable read at run time),
+    else `max(count, 1)` (so an empty batch gives pure noise).
     """
     noisy = add_gaussian_noise(summed, l2_norm_clip * noise_multiplier, seed)
+    actual = tf.cast(tf.maximum(count, 1), tf.float32)
     if denominator is None:
-        denominator = tf.maximum(count, 1)
-    return [g / tf.cast(denominator, g.dtype) for g in noisy]
+        divisor = actual
+    else:
+        denominator = tf.cast(denominator, tf.float32)
+        divisor = tf.where(denominator > 0, denominator, actual)
+    return [g / tf.cast(divisor, g.dtype) for g in noisy]

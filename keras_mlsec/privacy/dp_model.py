@@ -1,18 +1,20 @@
-"""`DPModel`: DP-SGD as a Keras `train_step`, and `make_private` to build one."""
+"""`DPModel`: DP-SGD as a Keras `train_step` (`make_private` builds one, calibrated)."""
 
 import math
 
 import keras
+import tensorflow as tf
 
+from keras_mlsec._core import keras_internals
 from keras_mlsec._core import validation as v
 from keras_mlsec._core.serialization import deserialize_wrapped, serialize_wrapped
-from keras_mlsec.privacy import accounting, clipping, ghost_clipping, sampling
+from keras_mlsec.privacy import clipping, ghost_clipping, sampling
 
 CLIPPING_MODES = ("auto", "ghost", "per_example")
 
 
 def _find_batch_normalization(model):
-    layers = model._flatten_layers(include_self=False, recursive=True)
+    layers = keras_internals.flatten_layers(model)
     return [layer for layer in layers if isinstance(layer, keras.layers.BatchNormalization)]
 
 
@@ -21,6 +23,13 @@ def _check_private_model(model):
         raise TypeError(
             "Expected `model` to be a `keras.Model`. "
             f"Received: model={v._short(model)} of type {type(model).__name__}")
+    if type(model).train_step is not keras.Model.train_step:
+        raise ValueError(
+            "Expected a model that trains with Keras' own `train_step`: DPModel replaces "
+            "it, so a custom one would be silently skipped. For adversarial training under "
+            "DP-SGD wrap the other way round: "
+            "AdversarialModel(DPModel(model, ...), attack=...). "
+            f"Received: model of type {type(model).__name__} with its own train_step")
     found = _find_batch_normalization(model)
     if found:
         raise ValueError(
@@ -96,6 +105,8 @@ class DPModel(keras.Model):
         Goodfellow 2015, Lee & Kifer 2021, Li et al. 2022 (ghost clipping).
     """
 
+    wraps_model = "model"  # the wrapper protocol (_core.models.WRAPPER_ATTRIBUTE)
+
     def __init__(self, model, *, l2_norm_clip, noise_multiplier, num_microbatches=None,
                  seed=None, clipping="auto", **kwargs):
         super().__init__(**kwargs)
@@ -112,18 +123,17 @@ class DPModel(keras.Model):
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.privacy_metadata = None  # set by PrivacyBudget; saved in get_config
         self.fit_sampling = None  # how the last `fit` batched its data (see `fit`)
-        self._expected_batch_size = None
+        # What the noisy sum is divided by: the expected batch size under Poisson sampling,
+        # 0 for "the actual batch size". A variable read by the compiled step, so that
+        # switching between inputs never retraces it. A raw tf.Variable: not a Keras
+        # weight, so it is not saved (each `fit` sets it).
+        self._denominator = tf.Variable(0.0, trainable=False, dtype="float32",
+                                        name="dp_denominator")
         if model.built:
             self.built = True
 
     def call(self, inputs, training=False):
         return self.model(inputs, training=training)
-
-    def _microbatch_loss(self, microbatch):
-        y_pred = self.model(microbatch["x"], training=True)
-        loss = self.compute_loss(x=microbatch["x"], y=microbatch.get("y"), y_pred=y_pred,
-                                 sample_weight=microbatch.get("sample_weight"), training=True)
-        return loss, y_pred
 
     def clipping_path(self):
         """"ghost" or "per_example": how `train_step` computes per-example norms.
@@ -144,67 +154,116 @@ class DPModel(keras.Model):
                 f"or clipping='auto'. Received: unsupported layer={unsupported}")
         return "per_example"
 
-    def _example_losses(self, x, y, y_pred, sample_weight):
-        import tensorflow as tf
+    @property
+    def _expected_batch_size(self):
+        value = int(self._denominator.numpy())
+        return value or None
 
-        items = {"x": x, "y": y, "y_pred": y_pred, "sample_weight": sample_weight}
-        items = {key: value for key, value in items.items() if value is not None}
+    def private_gradients(self, inputs, y=None, sample_weight=None, *, loss_fn=None):
+        """The DP-SGD gradient of one batch, for composing training steps.
 
-        def one(item):
-            item = tf.nest.map_structure(lambda t: tf.expand_dims(t, 0), item)
-            return self.compute_loss(x=item.get("x"), y=item.get("y"), y_pred=item["y_pred"],
-                                     sample_weight=item.get("sample_weight"), training=True)
+        Every example's gradient of `loss_fn` is clipped to `l2_norm_clip`
+        (by the ghost or the per-example path, see `clipping`), the clipped
+        gradients are summed, Gaussian noise of std
+        `l2_norm_clip * noise_multiplier` is added and the sum is divided by
+        the batch size (the expected one under Poisson sampling).
 
-        return tf.vectorized_map(one, items, fallback_to_while_loop=True)
+        Args:
+            inputs: a tuple of `G` input batches of the same examples (each
+                what the wrapped model takes); `(x,)` for plain DP-SGD, or
+                e.g. `(x, x_adv)` when the loss of an example depends on a
+                clean and an adversarial copy. The privacy unit stays the
+                example: all its copies together are clipped to the norm.
+            y: the labels, or None.
+            sample_weight: per-example weights, or None.
+            loss_fn: `loss_fn(inputs, y, y_preds, sample_weight) -> scalar`,
+                called on one example (a batch of one) or one microbatch at a
+                time, with `inputs` and `y_preds` tuples of `G`; default: this
+                model's compiled loss on `inputs[0]`.
 
-    def train_step(self, data):
-        import tensorflow as tf
-
-        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        Returns:
+            `(gradients, losses, y_preds)`: one noisy gradient per variable of
+            `trainable_variables`, the per-example (or per-microbatch)
+            losses and the tuple of the `G` predictions on the batch.
+        """
+        inputs = tuple(inputs)
+        if loss_fn is None:
+            loss_fn = self._compiled_example_loss
         variables = self.trainable_variables
         noise = dict(l2_norm_clip=self.l2_norm_clip, noise_multiplier=self.noise_multiplier,
-                     seed=self.seed_generator, denominator=self._expected_batch_size)
+                     seed=self.seed_generator, denominator=self._denominator)
         if self.clipping_path() == "ghost":
+            groups = len(inputs)
+            stacked = inputs[0] if groups == 1 else tf.nest.map_structure(
+                lambda *parts: tf.concat(parts, 0), *inputs)
+            size = tf.shape(tf.nest.flatten(inputs[0])[0])[0]
+
+            def example_losses(y_pred):
+                preds = tuple(tf.nest.map_structure(lambda t, i=i: t[i * size:(i + 1) * size],
+                                                    y_pred) for i in range(groups))
+                return _per_example(loss_fn, inputs, y, preds, sample_weight)
+
             summed, losses, y_pred, _ = ghost_clipping.ghost_gradients(
-                self.model, lambda pred: self._example_losses(x, y, pred, sample_weight),
-                variables, x, l2_norm_clip=self.l2_norm_clip)
+                self.model, example_losses, variables, stacked,
+                l2_norm_clip=self.l2_norm_clip, groups=groups)
+            y_preds = tuple(tf.nest.map_structure(lambda t, i=i: t[i * size:(i + 1) * size],
+                                                  y_pred) for i in range(groups))
             grads = clipping.noisy_mean(summed, tf.shape(losses)[0], **noise)
-        else:
-            batch = {"x": x, "y": y, "sample_weight": sample_weight}
-            batch = {key: value for key, value in batch.items() if value is not None}
-            grads, losses, y_pred = clipping.private_gradients(
-                self._microbatch_loss, variables, batch,
-                num_microbatches=self.num_microbatches, **noise)
-        self.optimizer.apply(grads, variables)
-        size = tf.shape(tf.nest.flatten(x)[0])[0]
-        count = tf.cast(tf.shape(losses)[0], losses.dtype)
-        mean_loss = tf.math.divide_no_nan(tf.reduce_sum(losses), count)  # 0 on empty batches
-        self._loss_tracker.update_state(mean_loss, sample_weight=size)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+            return grads, losses, y_preds
+
+        def microbatch_loss(microbatch):
+            preds = tuple(self.model(x, training=True) for x in microbatch["x"])
+            return loss_fn(microbatch["x"], microbatch.get("y"), preds,
+                           microbatch.get("sample_weight")), preds
+
+        batch = {"x": inputs, "y": y, "sample_weight": sample_weight}
+        batch = {key: value for key, value in batch.items() if value is not None}
+        return clipping.private_gradients(microbatch_loss, variables, batch,
+                                          num_microbatches=self.num_microbatches, **noise)
+
+    def _compiled_example_loss(self, inputs, y, y_preds, sample_weight):
+        return self.compute_loss(x=inputs[0], y=y, y_pred=y_preds[0],
+                                 sample_weight=sample_weight, training=True)
+
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        grads, losses, y_preds = self.private_gradients((x,), y, sample_weight)
+        self.optimizer.apply(grads, self.trainable_variables)
+        track_mean_loss(self, losses, x)
+        return self.compute_metrics(x, y, y_preds[0], sample_weight=sample_weight)
 
     def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
         """`keras.Model.fit`, noting how the data are sampled for accounting.
 
         A dataset from `poisson_dataset` switches the gradient denominator to
-        its expected batch size. `fit_sampling` records the sampling
-        ("poisson" or "shuffle"), `num_examples` and `batch_size` (None where
-        unknown, e.g. a plain `tf.data.Dataset`) for `PrivacyBudget`.
+        its expected batch size (without retracing the compiled step).
+        `fit_sampling` records the sampling ("poisson" or "shuffle"),
+        `num_examples` and `batch_size` (None where unknown, e.g. a plain
+        `tf.data.Dataset`) for `PrivacyBudget`.
         """
+        kwargs = self.prepare_fit(x, batch_size, kwargs)
+        return super().fit(x, y, batch_size, *args, **kwargs)
+
+    def prepare_fit(self, x, batch_size, fit_kwargs):
+        """What `fit` does before Keras' own `fit`; returns the `fit` keyword arguments.
+
+        A wrapper that trains this model inside its own `fit` (e.g.
+        `AdversarialModel(DPModel(...))`) calls it with its `fit`'s data.
+        """
+        fit_kwargs = dict(fit_kwargs)
         described = sampling.sampling_of(x)
         if described is None:
-            described = {"sampling": "shuffle", "num_examples": _num_examples(x, kwargs),
+            described = {"sampling": "shuffle", "num_examples": _num_examples(x, fit_kwargs),
                          "batch_size": None}
             if described["num_examples"] is not None:
                 described["batch_size"] = min(batch_size or 32, described["num_examples"])
             expected = None
         else:
             expected = described["batch_size"] if self.num_microbatches is None else None
-            kwargs.setdefault("shuffle", False)  # the batches are already random
+            fit_kwargs.setdefault("shuffle", False)  # the batches are already random
         self.fit_sampling = dict(described)
-        if expected != self._expected_batch_size:
-            self._expected_batch_size = expected
-            self.train_function = None  # retrace with the new denominator
-        return super().fit(x, y, batch_size, *args, **kwargs)
+        self._denominator.assign(float(expected or 0))
+        return fit_kwargs
 
     def get_config(self):
         config = super().get_config()
@@ -230,11 +289,29 @@ class DPModel(keras.Model):
         return model
 
 
+def _per_example(loss_fn, inputs, y, y_preds, sample_weight):
+    """`(B,)` losses: `loss_fn` on each example alone (a batch of one), vectorized."""
+    items = {"x": inputs, "y": y, "y_pred": y_preds, "sample_weight": sample_weight}
+    items = {key: value for key, value in items.items() if value is not None}
+
+    def one(item):
+        item = tf.nest.map_structure(lambda t: tf.expand_dims(t, 0), item)
+        return loss_fn(item["x"], item.get("y"), item["y_pred"], item.get("sample_weight"))
+
+    return tf.vectorized_map(one, items, fallback_to_while_loop=True)
+
+
+def track_mean_loss(model, losses, x):
+    """Records the mean of the per-example `losses` (0 for an empty batch) as `loss`."""
+    size = tf.shape(tf.nest.flatten(x)[0])[0]
+    count = tf.cast(tf.shape(losses)[0], losses.dtype)
+    mean_loss = tf.math.divide_no_nan(tf.reduce_sum(losses), count)
+    keras_internals.loss_tracker(model).update_state(mean_loss, sample_weight=size)
+
+
 def _num_examples(x, fit_kwargs):
     """Training examples `fit` will batch from array data; None for datasets/generators."""
     import numpy as np
-    import tensorflow as tf
-
     if x is None or isinstance(x, tf.data.Dataset) or hasattr(x, "__next__"):
         return None
     leaves = tf.nest.flatten(x)
@@ -243,62 +320,3 @@ def _num_examples(x, fit_kwargs):
         return None
     split = float(fit_kwargs.get("validation_split") or 0.0)
     return int(math.floor(int(shape[0]) * (1.0 - split)))
-
-
-def make_private(model, *, l2_norm_clip, noise_multiplier=None, target_epsilon=None, delta,
-                 epochs, batch_size, num_examples, num_microbatches=None, accountant="rdp",
-                 seed=None, clipping="auto"):
-    """Wraps `model` in a `DPModel`, calibrating the noise to `target_epsilon` if asked.
-
-    Give exactly one of `noise_multiplier` and `target_epsilon`. With
-    `target_epsilon`, the smallest noise multiplier whose DP-SGD run
-    (`epochs` passes, `batch_size`, `num_examples`) stays within
-    `(target_epsilon, delta)` is used. A compiled `model` passes its
-    optimizer (a fresh copy), loss and metrics on; otherwise compile the
-    result before `fit`. Train with the same `epochs` and `batch_size`.
-
-    Args:
-        model: the `keras.Model` to train privately.
-        l2_norm_clip: per-example clipping norm, > 0.
-        noise_multiplier: noise std / `l2_norm_clip`, >= 0.
-        target_epsilon: epsilon to reach after `epochs` epochs, > 0.
-        delta: target delta, < 1 / num_examples.
-        epochs: planned number of epochs.
-        batch_size: planned batch size (<= num_examples).
-        num_examples: size of the training set.
-        num_microbatches: see `DPModel`.
-        accountant: "rdp" or "pld", used to calibrate the noise.
-        seed: optional int seed of the noise.
-        clipping: "auto", "ghost" or "per_example"; see `DPModel`.
-
-    Returns:
-        A `DPModel`; its `noise_multiplier` attribute holds the noise used.
-
-    Raises:
-        ValueError: when both or neither of `noise_multiplier` and
-            `target_epsilon` are given, or for any bad value (see
-            `compute_epsilon` and `DPModel`).
-
-    Example:
-        >>> private = make_private(model, l2_norm_clip=1.0, target_epsilon=3.0, delta=1e-5,
-        ...                        epochs=10, batch_size=256, num_examples=len(x_train))
-        >>> private.fit(x_train, y_train, epochs=10, batch_size=256)
-    """
-    if (noise_multiplier is None) == (target_epsilon is None):
-        raise ValueError(
-            "Expected exactly one of `noise_multiplier` and `target_epsilon`. Received: "
-            f"noise_multiplier={noise_multiplier}, target_epsilon={target_epsilon}")
-    _check_private_model(model)
-    v.check_positive(l2_norm_clip, "l2_norm_clip")
-    setup = dict(num_examples=num_examples, batch_size=batch_size, epochs=epochs, delta=delta)
-    accounting.check_training_setup(**setup)
-    if target_epsilon is not None:
-        noise_multiplier = accounting.noise_multiplier_for(
-            target_epsilon, accountant=accountant, **setup)
-    private = DPModel(model, l2_norm_clip=l2_norm_clip, noise_multiplier=noise_multiplier,
-                      num_microbatches=num_microbatches, seed=seed, clipping=clipping)
-    if getattr(model, "compiled", False) and getattr(model, "optimizer", None) is not None:
-        compile_config = model.get_compile_config()
-        if compile_config:
-            private.compile_from_config(compile_config)
-    return private

@@ -27,9 +27,14 @@ layer with trainable weights, any other weighted layer) is unsupported and
 import keras
 import tensorflow as tf
 
+from keras_mlsec._core import keras_internals
+from keras_mlsec.privacy import clipping
 from keras_mlsec.privacy._ghost_norms import _prepare, _squared_norms, _weighted_sums
 
-_FUNCTIONAL = keras.src.models.functional.Functional
+
+def _is_graph(model):
+    """Whether `model` is walked through its layers: a Sequential or a functional model."""
+    return isinstance(model, keras.Sequential) or keras_internals.is_functional(model)
 
 
 class UnsupportedLayer(Exception):
@@ -70,8 +75,8 @@ def _children(model):
     """Operations in call order, once per call (a shared layer appears once per use)."""
     if isinstance(model, keras.Sequential):
         return list(model.layers)
-    depths = sorted(model._nodes_by_depth, reverse=True)
-    return [node.operation for depth in depths for node in model._nodes_by_depth[depth]
+    nodes = keras_internals.nodes_by_depth(model)
+    return [node.operation for depth in sorted(nodes, reverse=True) for node in nodes[depth]
             if node.operation is not None and not node.is_input
             and not isinstance(node.operation, keras.layers.InputLayer)]
 
@@ -95,12 +100,12 @@ def find_unsupported(model):
 
 
 def _check_model(model):
-    if not isinstance(model, (keras.Sequential, _FUNCTIONAL)):
+    if not _is_graph(model):
         raise UnsupportedLayer(model, "only Sequential and functional models can be walked")
     for layer in _children(model):
         if isinstance(layer, keras.layers.Layer) and not layer.built:
             raise UnsupportedLayer(layer, "not built (give the model an Input)")
-        if isinstance(layer, (keras.Sequential, _FUNCTIONAL)):
+        if _is_graph(layer):
             _check_model(layer)
         elif _trainable(layer):
             _check_layer(layer)
@@ -108,7 +113,7 @@ def _check_model(model):
 
 def _weighted_layers(model):
     for layer in _children(model):
-        if isinstance(layer, (keras.Sequential, _FUNCTIONAL)):
+        if _is_graph(layer):
             yield from _weighted_layers(layer)
         elif _trainable(layer):
             yield layer
@@ -128,7 +133,7 @@ def forward(model, inputs, *, training, tape):
 
 def _run(model, inputs, training, tape, records):
     def call(op):
-        if isinstance(op, (keras.Sequential, _FUNCTIONAL)):
+        if _is_graph(op):
             return lambda x, *args, **kwargs: _run(op, x, training, tape, records)
         if isinstance(op, keras.layers.Layer) and _trainable(op):
             return lambda x, *args, **kwargs: _layer_call(op, x, tape, records)
@@ -141,19 +146,17 @@ def _run(model, inputs, training, tape, records):
         for layer in model.layers:
             x = call(layer)(x)
         return x
-    inputs = model._standardize_inputs(inputs)
-    outputs = model._run_through_graph(inputs, operation_fn=call)
+    inputs = keras_internals.standardize_inputs(model, inputs)
+    outputs = keras_internals.run_through_graph(model, inputs, call)
     return outputs[0] if isinstance(outputs, (list, tuple)) and len(outputs) == 1 else outputs
 
 
 def _layer_call(layer, a, tape, records):
     """`_layer_math`, passing a Keras mask on as the layer would."""
-    from keras.src.backend.common.masking import get_keras_mask, set_keras_mask
-
-    mask = get_keras_mask(a)
+    mask = keras_internals.get_keras_mask(a)
     outputs = _layer_math(layer, tf.convert_to_tensor(a), tape, records)
     if mask is not None:
-        set_keras_mask(outputs, layer.compute_mask(a, mask))
+        keras_internals.set_keras_mask(outputs, layer.compute_mask(a, mask))
     return outputs
 
 
@@ -191,35 +194,42 @@ def _layer_math(layer, a, tape, records):
     return z if layer.activation is None else layer.activation(z)
 
 
-def ghost_gradients(model, example_losses, variables, x, *, l2_norm_clip, training=True):
+def ghost_gradients(model, example_losses, variables, x, *, l2_norm_clip, training=True,
+                    groups=1):
     """Clipped sum of per-example gradients from one backward pass to the layer outputs.
 
     The norms come from each layer's `(a, g)`; the clipped sum of the
     weight gradients is then `sum_i c_i a_i^T g_i` per layer, computed from
     the same operands (no second backward pass).
 
+    With `groups=G`, `x` holds `G` batches of the same `B` examples stacked
+    along the batch axis (e.g. clean inputs, then their adversarial copies)
+    and `example_losses` returns `B` losses, each of which may depend on all
+    `G` rows of its example. Example `i`'s gradient is then the sum of its
+    rows' contributions: its rows are put side by side (as extra positions of
+    a sequence axis) before the norms, so the norm is that of the sum.
+
     Args:
         model: a model `find_unsupported` accepts.
         example_losses: `example_losses(y_pred) -> (B,)` per-example losses.
         variables: the trainable variables to differentiate.
-        x: the batch of inputs.
+        x: the batch of inputs (`G * B` rows).
         l2_norm_clip: clipping norm `C`.
         training: passed to the layers without weights (e.g. Dropout).
+        groups: `G`, the number of stacked copies of the batch in `x`.
 
     Returns:
         `(summed, losses, y_pred, norms)`: the sum over examples of the
         gradients scaled by `c_i = min(1, C / norm_i)` (one tensor per
         variable, zeros where unreached), the `(B,)` losses, the predictions
-        and the `(B,)` per-example gradient norms before clipping.
+        (`G * B` rows) and the `(B,)` per-example gradient norms before clipping.
     """
-    from keras_mlsec.privacy import clipping
-
     with tf.GradientTape() as tape:
         y_pred, records = forward(model, x, training=training, tape=tape)
         losses = example_losses(y_pred)
     grads_z = tape.gradient(losses, [z for _, _, z in records])
-    prepared = [(layer, *_prepare(layer, a, g)) for (layer, a, _), g in zip(records, grads_z)
-                if g is not None]
+    prepared = [(layer, *_prepare(layer, a, g, groups))
+                for (layer, a, _), g in zip(records, grads_z) if g is not None]
     total = tf.zeros(tf.shape(losses)[:1], losses.dtype)
     for layer, a, g in prepared:
         total += tf.cast(_squared_norms(layer, a, g), losses.dtype)

@@ -1,11 +1,13 @@
 """`AdversarialModel`: adversarial training (PGD-AT, TRADES, FGSM-RS) as a `train_step`."""
 
 import keras
-from keras.src.losses.loss import unscale_loss_for_distribution
+import tensorflow as tf
 
+from keras_mlsec._core import keras_internals
 from keras_mlsec._core import validation as v
-from keras_mlsec._core.serialization import deserialize_wrapped, serialize_wrapped
 from keras_mlsec._core.perturbation import KerasRandom
+from keras_mlsec._core.serialization import deserialize_wrapped, serialize_wrapped
+from keras_mlsec.privacy.dp_model import DPModel, track_mean_loss
 from keras_mlsec.training import _adversarial as adv
 
 
@@ -40,6 +42,21 @@ class AdversarialModel(keras.Model):
     clean, as for any model: add a `keras_mlsec.callbacks.RobustnessMonitor`
     for robust accuracy on held-out data.
 
+    The attack runs as it is defined, in the graph: FGSM, PGD (random start,
+    restarts), BIM (from x, step 1.25 * eps / steps), MIM (momentum) and
+    APGD (step-size schedule, momentum, restarts). Any other attack (Square,
+    Carlini-Wagner, APGD-T, EOT) is refused with a `ValueError`.
+
+    **Under DP-SGD**: wrap a `keras_mlsec.privacy.DPModel`,
+    `AdversarialModel(DPModel(model, ...), attack=...)`. Each step then
+    builds the adversarial batch from the current network, and the DPModel
+    clips each example's gradient of the objective above (all of it: clean
+    and adversarial terms together, so the privacy unit stays the example),
+    adds the noise and averages; `fit` on `poisson_dataset(...)` and
+    `keras_mlsec.callbacks.PrivacyBudget` account it exactly as for the
+    DPModel alone (the attack only reads the example being clipped). The
+    ghost path handles the clean and adversarial copies in one pass.
+
     Prediction, evaluation, callbacks, `tf.distribute.MirroredStrategy` and
     `save`/`load_model` work as for any Keras model; the attack travels in
     the saved config.
@@ -60,8 +77,9 @@ class AdversarialModel(keras.Model):
 
     Raises:
         ValueError: for an unknown `method` or `metrics_on`, a bad `beta` or
-            `adversarial_weight`, or an attack whose eps is zero, targeted,
-            or larger than its clip range.
+            `adversarial_weight`, an attack that cannot run in the graph
+            (see above), or one whose eps is zero, targeted, or larger than
+            its clip range.
         TypeError: when `model` is not a `keras.Model` or `attack` is not an
             attack object.
 
@@ -70,6 +88,11 @@ class AdversarialModel(keras.Model):
         >>> robust.compile(optimizer="adam", loss="sparse_categorical_crossentropy",
         ...                metrics=["accuracy"])
         >>> robust.fit(x_train, y_train, epochs=10, validation_data=(x_val, y_val))
+        >>> private = AdversarialModel(DPModel(model, l2_norm_clip=1.0, noise_multiplier=1.1),
+        ...                            attack=PGD(eps=0.1, steps=5))
+        >>> private.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        >>> private.fit(poisson_dataset(x_train, y_train, batch_size=256), epochs=10,
+        ...             callbacks=[PrivacyBudget(target_epsilon=3.0, delta=1e-5)])
 
     Reference:
         Madry et al., "Towards Deep Learning Models Resistant to Adversarial
@@ -78,6 +101,8 @@ class AdversarialModel(keras.Model):
         Kolter, "Fast is better than free: Revisiting adversarial training",
         ICLR 2020.
     """
+
+    wraps_model = "model"  # the wrapper protocol (_core.models.WRAPPER_ATTRIBUTE)
 
     def __init__(self, model, *, attack, method="madry", beta=6.0, adversarial_weight=1.0,
                  seed=None, metrics_on="adversarial", **kwargs):
@@ -89,7 +114,8 @@ class AdversarialModel(keras.Model):
         self.model = model
         self.method = v.check_choice(method, list(adv.METHODS), "method")
         self.attack = attack
-        self._settings = adv.attack_settings(adv.check_attack(attack), method)
+        self._settings = adv.attack_settings(adv.check_attack(attack, method), method)
+        self._privacy_metadata = None
         self.beta = adv.check_beta(beta)
         self.adversarial_weight = adv.check_adversarial_weight(adversarial_weight)
         self.seed = seed
@@ -107,28 +133,66 @@ class AdversarialModel(keras.Model):
     def metrics(self):
         return [*super().metrics, self.adversarial_loss_tracker]
 
-    def train_step(self, data):
-        import tensorflow as tf
+    @property
+    def _network(self):
+        """The network the attack is aimed at (inside a DPModel when there is one)."""
+        return self.model.model if isinstance(self.model, DPModel) else self.model
 
+    # What PrivacyBudget reads from the model it watches, forwarded to a wrapped DPModel.
+    @property
+    def noise_multiplier(self):
+        if not isinstance(self.model, DPModel):
+            raise AttributeError("noise_multiplier: no DPModel inside this AdversarialModel")
+        return self.model.noise_multiplier
+
+    @property
+    def fit_sampling(self):
+        return self.model.fit_sampling if isinstance(self.model, DPModel) else None
+
+    @property
+    def privacy_metadata(self):
+        if isinstance(self.model, DPModel):
+            return self.model.privacy_metadata
+        return self._privacy_metadata
+
+    @privacy_metadata.setter
+    def privacy_metadata(self, value):
+        if isinstance(self.model, DPModel):
+            self.model.privacy_metadata = value  # saved in the DPModel's config
+        else:
+            self._privacy_metadata = value
+
+    def fit(self, x=None, y=None, batch_size=None, *args, **kwargs):
+        """`keras.Model.fit`; with a DPModel inside, its sampling is noted as `DPModel.fit` does."""
+        if isinstance(self.model, DPModel):
+            kwargs = self.model.prepare_fit(x, batch_size, kwargs)
+        return super().fit(x, y, batch_size, *args, **kwargs)
+
+    def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x_adv = adv.adversarial_batch(self.model, x, y, self._settings, self.method,
+        x_adv = adv.adversarial_batch(self._network, x, y, self._settings, self.method,
                                       KerasRandom(self.seed_generator))
-        with tf.GradientTape() as tape:
-            loss, adversarial_loss, y_pred, adv_pred = self._objective(x, y, x_adv, sample_weight)
-            self._loss_tracker.update_state(
-                unscale_loss_for_distribution(loss),
-                sample_weight=tf.shape(x)[0])
-            scaled = self.optimizer.scale_loss(loss)
-        variables = self.trainable_variables
-        self.optimizer.apply(tape.gradient(scaled, variables), variables)
+        if isinstance(self.model, DPModel):
+            adversarial_loss, y_pred, adv_pred = self._private_step(x, y, x_adv, sample_weight)
+        else:
+            with tf.GradientTape() as tape:
+                loss, adversarial_loss, y_pred, adv_pred = self._objective(x, y, x_adv,
+                                                                           sample_weight)
+                keras_internals.loss_tracker(self).update_state(
+                    keras_internals.unscale_loss_for_distribution(loss),
+                    sample_weight=tf.shape(x)[0])
+                scaled = self.optimizer.scale_loss(loss)
+            variables = self.trainable_variables
+            self.optimizer.apply(tape.gradient(scaled, variables), variables)
         self.adversarial_loss_tracker.update_state(
-            unscale_loss_for_distribution(adversarial_loss), sample_weight=tf.shape(x)[0])
+            keras_internals.unscale_loss_for_distribution(adversarial_loss),
+            sample_weight=tf.shape(x)[0])
         if self.metrics_on == "adversarial":
             return self.compute_metrics(x_adv, y, adv_pred, sample_weight=sample_weight)
         if y_pred is None:
             # The clean term had weight 0: a forward pass kept out of the tape (no
             # backward pass is paid for it).
-            y_pred = self.model(x, training=False)
+            y_pred = self._network(x, training=False)
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def _objective(self, x, y, x_adv, sample_weight):
@@ -140,12 +204,45 @@ class AdversarialModel(keras.Model):
             adversarial = self._compiled_loss(x_adv, y, adv_pred, sample_weight)
             return adversarial, adversarial, None, adv_pred
         y_pred = self.model(x, training=True)
+        return (*self._mixed(x, y, x_adv, y_pred, adv_pred, sample_weight), y_pred, adv_pred)
+
+    def _mixed(self, x, y, x_adv, y_pred, adv_pred, sample_weight):
+        """(objective, adversarial term) from both predictions (TRADES or a weighted mix)."""
         clean = self._compiled_loss(x, y, y_pred, sample_weight)
         if self.method == "trades":
-            kl = adv.trades_regularizer(self.model, y_pred, adv_pred)
-            return clean + self.beta * kl, kl, y_pred, adv_pred
+            kl = adv.trades_regularizer(self._network, y_pred, adv_pred)
+            return clean + self.beta * kl, kl
         adversarial = self._compiled_loss(x_adv, y, adv_pred, sample_weight)
-        return (1.0 - weight) * clean + weight * adversarial, adversarial, y_pred, adv_pred
+        weight = self.adversarial_weight
+        return (1.0 - weight) * clean + weight * adversarial, adversarial
+
+    def _private_step(self, x, y, x_adv, sample_weight):
+        """One DP-SGD step of the wrapped DPModel on the adversarial objective.
+
+        Each example's objective (its adversarial loss, or its clean and
+        adversarial terms together) is what the DPModel clips per example.
+        Returns (adversarial term, clean predictions or None, adversarial predictions).
+        """
+        private = self.model
+        if self.method != "trades" and self.adversarial_weight == 1.0:
+            def loss_fn(inputs, labels, preds, weights):
+                return self._compiled_loss(inputs[0], labels, preds[0], weights)
+
+            grads, losses, preds = private.private_gradients((x_adv,), y, sample_weight,
+                                                             loss_fn=loss_fn)
+            y_pred, adv_pred = None, preds[0]
+            adversarial = tf.math.divide_no_nan(tf.reduce_sum(losses),
+                                                tf.cast(tf.shape(losses)[0], losses.dtype))
+        else:
+            def loss_fn(inputs, labels, preds, weights):
+                return self._mixed(inputs[0], labels, inputs[1], preds[0], preds[1], weights)[0]
+
+            grads, losses, (y_pred, adv_pred) = private.private_gradients(
+                (x, x_adv), y, sample_weight, loss_fn=loss_fn)
+            adversarial = self._mixed(x, y, x_adv, y_pred, adv_pred, sample_weight)[1]
+        self.optimizer.apply(grads, private.trainable_variables)
+        track_mean_loss(self, losses, x)
+        return adversarial, y_pred, adv_pred
 
     def _compiled_loss(self, x, y, y_pred, sample_weight):
         return self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight,

@@ -154,3 +154,24 @@ def test_max_samples_subsamples_reference():
     x, _ = _data(300)
     monitor = DriftMonitor(x, on="inputs", max_samples=100)
     assert monitor.reference.shape == (100, 4)
+
+
+def test_drift_alerts_go_into_the_audit_log(tmp_path):
+    import json
+
+    from keras_mlsec.integrity import AuditLog, verify_audit_log
+
+    reference, _ = _data(300, seed=7)
+    with AuditLog(tmp_path / "audit.jsonl") as log:
+        monitor = DriftMonitor(reference, on="inputs", window_size=100, audit_log=log)
+        same, _ = _data(100, seed=8)
+        shifted, _ = _data(100, shift=1.5, seed=9)
+        assert not monitor.update(same).drift_detected
+        assert monitor.update(shifted).drift_detected
+    records = [json.loads(line) for line in log.path.read_text().splitlines()]
+    alerts = [r["data"] for r in records if r["event"] == "drift_alert"]
+    assert len(alerts) == 1 and alerts[0]["where"] == "update" and alerts[0]["num_drifted"] >= 1
+    assert alerts[0]["test"] == "ks" and alerts[0]["p_value"] < 0.05
+    assert verify_audit_log(log.path) == len(records)
+    with pytest.raises(TypeError, match="Expected `audit_log` to be a"):
+        DriftMonitor(reference, audit_log=str(tmp_path / "audit.jsonl"))

@@ -132,3 +132,23 @@ def test_bad_arguments_and_missing_setup_are_named():
     with pytest.raises(ValueError, match="delta"):
         _private().fit(x, y, batch_size=BATCH, epochs=1, verbose=0,
                        callbacks=[PrivacyBudget(1.0, delta=0.1)])
+
+
+def test_budget_stop_goes_into_the_audit_log(tmp_path):
+    import json
+
+    from keras_mlsec.integrity import AuditLog
+
+    x, y = _data()
+    target = 0.5 * (_eps(12) + _eps(13))
+    with AuditLog(tmp_path / "audit.jsonl") as log:
+        budget = PrivacyBudget(target, delta=DELTA, audit_log=log)
+        _private().fit(poisson_dataset(x, y, batch_size=BATCH, seed=0), epochs=5,
+                       callbacks=[budget], verbose=0)
+    records = [json.loads(line) for line in log.path.read_text().splitlines()]
+    stops = [r["data"] for r in records if r["event"] == "privacy_budget_stop"]
+    assert len(stops) == 1 and budget.stopped
+    assert stops[0]["steps"] == 12 and stops[0]["epsilon"] == pytest.approx(_eps(12))
+    assert stops[0]["target_epsilon"] == target
+    with pytest.raises(TypeError, match="Expected `audit_log` to be a"):
+        PrivacyBudget(1.0, delta=DELTA, audit_log=object())

@@ -1,10 +1,13 @@
-"""The one iterative first-order loop behind FGSM, BIM and PGD.
+"""FGSM, BIM and PGD: restarts and worst-case bookkeeping around the core's PGD loop.
 
-Each step is CleverHans' `fast_gradient_method` (steepest ascent of the
+The step and the loop are `_core.perturbation.projected_step` and
+`_core.perturbation.iterate` (the ones adversarial training and the adaptive
+attacks use): CleverHans' `fast_gradient_method` (steepest ascent of the
 cross-entropy under the chosen norm, clipped to the domain) followed by
 CleverHans' `clip_eta` projection back onto the eps ball. The step is a
-`tf.function` compiled once per (model, norm, targeted, clip) and driven by a
-Python loop, the fastest form measured on CPU (see benchmarks/RESULTS.md).
+`tf.function` compiled once per (model, norm, targeted, clip, EOT samples)
+and driven by a Python loop, the fastest form measured on CPU (see
+benchmarks/RESULTS.md).
 
 Expectation over Transformation (EOT, Athalye et al. 2018): against models
 with random layers (`stochastic = True`) each step can average the input
@@ -14,36 +17,20 @@ default) compiles exactly the plain step above; `evaluate_robustness` sets
 """
 
 import tensorflow as tf
-from cleverhans.tf2.attacks.fast_gradient_method import fast_gradient_method
 
 from keras_mlsec._core import losses, perturbation
-from keras_mlsec.attacks.base import run_batched
 from keras_mlsec._core.models import compiled
 from keras_mlsec._core.perturbation import make_generator
+from keras_mlsec.attacks.base import run_batched
 
 
-def _step_builder(logits_fn, norm, targeted, clip):
-    clip_min, clip_max = clip if clip is not None else (None, None)
-    order = perturbation.norm_order(norm)
-
-    def step(x_adv, x, labels, eps, step_size):
-        x_next = fast_gradient_method(
-            logits_fn, x_adv, step_size, order, clip_min=clip_min, clip_max=clip_max,
-            y=labels, targeted=targeted, sanity_checks=False)
-        return perturbation.clip_to_domain(x + perturbation.project(x_next - x, eps, norm), clip)
-
-    return lambda: step
-
-
-def _eot_step_builder(logits_fn, norm, targeted, clip, samples):
-    """The step on the input gradient averaged over `samples` random forward passes."""
+def _step_builder(logits_fn, norm, targeted, clip, samples):
+    """The core's `projected_step`, with the static options bound, for `compiled`."""
 
     def step(x_adv, x, labels, eps, step_size):
-        gradients = [perturbation.input_gradient(logits_fn, x_adv, labels, targeted=targeted)[0]
-                     for _ in range(samples)]
-        gradient = tf.add_n(gradients) / float(samples)
-        x_next = perturbation.clip_to_domain(x_adv + perturbation.steepest_step(gradient, step_size, norm), clip)
-        return perturbation.clip_to_domain(x + perturbation.project(x_next - x, eps, norm), clip)
+        return perturbation.projected_step(logits_fn, x_adv, x, labels, eps=eps,
+                                           step_size=step_size, norm=norm, clip=clip,
+                                           targeted=targeted, eot_samples=samples)
 
     return lambda: step
 
@@ -79,20 +66,14 @@ def iterative_attack(model, x, y, *, eps, norm, step_size, steps, rand_init, res
     step_t = tf.constant(step_size, tf.float32)
 
     def attack_batch(logits_fn, xb, yb):
-        if samples == 1:
-            step = compiled(logits_fn, ("step", norm, targeted, clip),
-                            _step_builder(logits_fn, norm, targeted, clip))
-        else:
-            step = compiled(logits_fn, ("step_eot", norm, targeted, clip, samples),
-                            _eot_step_builder(logits_fn, norm, targeted, clip, samples))
+        step = compiled(logits_fn, ("step", norm, targeted, clip, samples),
+                        _step_builder(logits_fn, norm, targeted, clip, samples))
         best, best_success, best_loss = None, None, None
         for _ in range(restarts):
             x_adv = xb
             if rand_init and eps > 0:
-                x_adv = perturbation.clip_to_domain(xb + perturbation.random_start(generator, tf.shape(xb), eps_t, norm),
-                                         clip)
-            for _ in range(steps):
-                x_adv = step(x_adv, xb, yb, eps_t, step_t)
+                x_adv = perturbation.random_point(generator, xb, eps_t, norm, clip)
+            x_adv = perturbation.iterate(lambda a: step(a, xb, yb, eps_t, step_t), x_adv, steps)
             if restarts == 1:
                 return x_adv
             score = compiled(logits_fn, ("score", targeted), _score_builder(logits_fn, targeted))

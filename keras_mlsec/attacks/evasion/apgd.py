@@ -73,14 +73,13 @@ def _run_builder(logits_fn, norm, loss, mode, clip):
         rank = len(x.shape)
         per_example = [-1] + [1] * (rank - 1)
 
-        def to_ball(point):
-            return perturbation.clip_to_domain(x + perturbation.project(point - x, eps, norm), clip)
-
         def body(k, x_k, x_prev, f_k, g_k, eta, x_max, f_max, g_max, count, reduced_last,
                  f_last, x_out, s_out, f_out):
-            z = to_ball(x_k + perturbation.steepest_step(g_k, tf.reshape(eta, per_example), norm))
+            z = perturbation.projected_step(None, x_k, x, None, gradient=g_k, eps=eps, norm=norm,
+                                            step_size=tf.reshape(eta, per_example), clip=clip)
             alpha = tf.where(k == 0, 1.0, _ALPHA)
-            x_next = to_ball(x_k + alpha * (z - x_k) + (1.0 - alpha) * (x_k - x_prev))
+            x_next = x_k + alpha * (z - x_k) + (1.0 - alpha) * (x_k - x_prev)
+            x_next = perturbation.into_ball(x_next, x, eps, norm, clip)
             f_next, g_next, s_next = value_and_grad(x_next, labels, targets)
             count = count + tf.cast(f_next > f_k, tf.float32)
             improved = f_next > f_max
@@ -194,8 +193,7 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
             for _ in range(p["restarts"]):
                 x0 = xb
                 if p["eps"] > 0:
-                    x0 = perturbation.clip_to_domain(
-                        xb + perturbation.random_start(generator, tf.shape(xb), eps_t, p["norm"]), p["clip"])
+                    x0 = perturbation.random_point(generator, xb, eps_t, p["norm"], p["clip"])
                 x_adv, success, value = run(xb, yb, targets, x0, eps_t, rho_t, ckpt_len)
                 if best is None:
                     best = [x_adv, success, value]

@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from keras_mlsec._core import validation as v
 from keras_mlsec._core import losses, perturbation
+from keras_mlsec._core.adam import adam_update
 from keras_mlsec.attacks.base import Attack, check_common, run_batched
 from keras_mlsec._core.models import compiled
 
@@ -35,7 +36,6 @@ def _round_builder(logits_fn, targeted, clip):
         """Adam on ||x' - x||^2 + const * f(x') for `steps` steps; updates the best found."""
         w0 = _from_box(x, low, high)
         axes = list(range(1, len(x.shape)))
-        beta1, beta2 = 0.9, 0.999
 
         def body(t, w, m, s, round_success, best_l2, best_adv):
             with tf.GradientTape() as tape:
@@ -50,12 +50,8 @@ def _round_builder(logits_fn, targeted, clip):
             improved = success & (l2 < best_l2)
             best_l2 = tf.where(improved, l2, best_l2)
             best_adv = perturbation.where_examples(improved, x_adv, best_adv)
-            tf_t = tf.cast(t + 1, tf.float32)
-            m = beta1 * m + (1.0 - beta1) * grad
-            s = beta2 * s + (1.0 - beta2) * tf.square(grad)
-            m_hat = m / (1.0 - tf.pow(beta1, tf_t))
-            s_hat = s / (1.0 - tf.pow(beta2, tf_t))
-            w = w - learning_rate * m_hat / (tf.sqrt(s_hat) + 1e-8)
+            delta, m, s = adam_update(grad, m, s, t, learning_rate)
+            w = w - delta
             return t + 1, w, m, s, round_success | success, best_l2, best_adv
 
         zeros = tf.zeros_like(w0)

@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from keras_mlsec._core import validation as v
 from keras_mlsec._core import losses, models, perturbation
+from keras_mlsec._core.adam import adam_update
 from keras_mlsec.attacks.privacy.inversion_result import InversionResult
 
 
@@ -29,8 +30,6 @@ def _total_variation(x):
 
 def _descend(logits_fn, start, targets, *, steps, learning_rate, clip, tv_weight, l2_weight):
     """Adam descent of the inversion objective from `start`; returns (x, per-example loss)."""
-    beta1, beta2, eps = 0.9, 0.999, 1e-8
-
     def objective(x):
         logits = logits_fn(x)
         loss = losses.cross_entropy(targets, logits)
@@ -45,11 +44,8 @@ def _descend(logits_fn, start, targets, *, steps, learning_rate, clip, tv_weight
             tape.watch(x)
             total = tf.reduce_sum(objective(x))
         grad = tape.gradient(total, x)
-        m = beta1 * m + (1 - beta1) * grad
-        s = beta2 * s + (1 - beta2) * tf.square(grad)
-        t = tf.cast(i + 1, x.dtype)
-        update = (m / (1 - beta1 ** t)) / (tf.sqrt(s / (1 - beta2 ** t)) + eps)
-        x = perturbation.clip_to_domain(x - learning_rate * update, clip)
+        delta, m, s = adam_update(grad, m, s, i, learning_rate)
+        x = perturbation.clip_to_domain(x - delta, clip)
         return i + 1, x, m, s
 
     @tf.function(reduce_retracing=True)

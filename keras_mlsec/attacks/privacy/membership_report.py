@@ -75,7 +75,10 @@ class MembershipReport(JSONReport):
             level (the low-FPR metric of Carlini et al. 2022; no interpolation,
             so with fewer than 1/fpr non-members it is the TPR at FPR 0).
         roc: `(fpr, tpr)` NumPy arrays.
-        method, num_members, num_non_members, config.
+        method: the attack that produced the scores.
+        num_members: how many members were scored.
+        num_non_members: how many non-members were scored.
+        config: the attack's settings.
 
     Raises:
         ValueError: for empty or non-finite scores.

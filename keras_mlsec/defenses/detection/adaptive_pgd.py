@@ -74,8 +74,9 @@ def _run_builder(stacked_logits, *, norm, clip, confidence, steps):
                                tf.where(fooled, weights, weights / _WEIGHT_GROWTH))
             weights = tf.clip_by_value(weights, low, high)
             decay = 0.5 * (1.0 + tf.cos(math.pi * tf.cast(i, tf.float32) / float(steps)))
-            x_next = x_adv + perturbation.steepest_step(gradient, step_size * decay, norm)
-            x_next = perturbation.clip_to_domain(x + perturbation.project(x_next - x, eps, norm), clip)
+            x_next = perturbation.projected_step(None, x_adv, x, None, gradient=gradient, eps=eps,
+                                                 step_size=step_size * decay, norm=norm,
+                                                 clip=clip)
             return i + 1, tf.stop_gradient(x_next), weights, best, best_score, best_fooled
 
         n = tf.shape(x)[0]
@@ -200,9 +201,8 @@ def adaptive_pgd(detector, x, y, *, eps, detector_weight=3.0, confidence=2.0, st
             for i in range(0, len(active), p["batch_size"]):
                 idx = active[i:i + p["batch_size"]]
                 xb = tf.constant(x[idx])
-                start = perturbation.clip_to_domain(
-                    xb + perturbation.random_start(generator, tf.shape(xb), constants[0], p["norm"]),
-                    p["clip"])
+                start = perturbation.random_point(generator, xb, constants[0], p["norm"],
+                                                  p["clip"])
                 candidate = run(xb, tf.constant(labels[idx]), tf.constant(ranked[idx, k]),
                                 start, *constants)[0].numpy()
                 # The real criterion: the model's prediction and the detector's own score.
