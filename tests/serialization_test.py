@@ -71,7 +71,9 @@ def _examples():
         "FeatureSqueezing": lambda: _image_model(defenses.FeatureSqueezing(bit_depth=3)),
         "JPEGCompression": lambda: _image_model(defenses.JPEGCompression(quality=60)),
         "MedianFilter": lambda: _image_model(defenses.MedianFilter(size=3)),
-        "RandomizedSmoothing": lambda: _image_model(defenses.RandomizedSmoothing(sigma=0.25, seed=3)),
+        "RandomizedSmoothing": lambda: _image_model(
+            defenses.RandomizedSmoothing(sigma=0.25, seed=3)),
+        "OutputHardening": lambda: _served_model(defenses.OutputHardening("top_k", k=2)),
         # training wrappers: models
         "AdversarialModel": lambda: training.AdversarialModel(
             _mlp(), attack=attacks.PGD(eps=0.1, steps=2), seed=0),
@@ -91,6 +93,11 @@ def _debiasing():
 
     return AdversarialDebiasingModel(reference_model("mlp", (64,), 2, seed=0), protected=0,
                                      fairness="equalized_odds", adversary_weight=0.5)
+
+
+def _served_model(layer):
+    inputs = keras.Input((6,))
+    return keras.Model(inputs, layer(keras.layers.Dense(3, activation="softmax")(inputs)))
 
 
 def _signed_checkpoint():

@@ -19,6 +19,9 @@ from keras_mlsec.attacks.evasion.fgsm import FGSM, fgsm
 from keras_mlsec.attacks.evasion.mim import MIM, mim
 from keras_mlsec.attacks.evasion.pgd import PGD, pgd
 from keras_mlsec.attacks.evasion.square import SquareAttack, square_attack
+from keras_mlsec.attacks.extraction import (ExtractionReport, ExtractionResult, ModelExtraction,
+                                            TransferResult, extract_linear, extract_model,
+                                            transfer_attack)
 from keras_mlsec.attacks.poisoning import (Backdoor, CleanLabelBackdoor, LabelFlip, PoisonedData,
                                            Trigger, attack_success_rate, backdoor,
                                            clean_label_backdoor, label_flip)
@@ -53,6 +56,8 @@ __all__ += ["APGD", "CarliniWagnerL2", "SquareAttack", "apgd", "carlini_wagner_l
 __all__ += ["FAB", "fab"]
 __all__ += ["MembershipReport", "membership_inference"]  # not evasion: not in ATTACKS
 __all__ += ["InversionResult", "model_inversion"]  # not evasion: not in ATTACKS
+__all__ += ["ExtractionReport", "ExtractionResult", "ModelExtraction", "TransferResult",
+            "extract_linear", "extract_model", "transfer_attack"]  # extraction: not in ATTACKS
 __all__ += ["Backdoor", "CleanLabelBackdoor", "LabelFlip", "PoisonedData", "Trigger",
             "attack_success_rate", "backdoor", "clean_label_backdoor",
             "label_flip"]  # training-time: not in ATTACKS

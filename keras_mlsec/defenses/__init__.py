@@ -10,6 +10,10 @@ such as `keras_mlsec.attacks.pgd` see through them, and the robustness they
 report is not an artefact of hidden gradients. `RandomizedSmoothing` adds
 Gaussian noise (`stochastic = True`; evaluate it with EOT) and `certify`
 returns a certified L2 radius (Cohen et al. 2019).
+
+Against model extraction: `OutputHardening` (a layer reducing what the
+served model reveals), `QueryMonitor` (PRADA) and `GuardedModel` (per-client
+budgets and monitoring, raising `ExtractionAlert`).
 """
 
 from keras_mlsec.defenses.certification.randomized_smoothing import RandomizedSmoothing, certify
@@ -19,6 +23,10 @@ from keras_mlsec.defenses.detection.detect_poison import detect_poison
 from keras_mlsec.defenses.detection.neural_cleanse import neural_cleanse
 from keras_mlsec.defenses.detection.poison_report import PoisonReport
 from keras_mlsec.defenses.detection.repair_backdoor import repair_backdoor
+from keras_mlsec.defenses.detection.query_monitor import QueryMonitor
+from keras_mlsec.defenses.extraction_alert import ExtractionAlert
+from keras_mlsec.defenses.guarded_model import GuardedModel
+from keras_mlsec.defenses.output_hardening import OutputHardening
 from keras_mlsec.defenses.detection.squeezing_detector import FeatureSqueezingDetector
 from keras_mlsec.defenses.detection.strip import STRIP
 from keras_mlsec.defenses.preprocessing.feature_squeezing import FeatureSqueezing
@@ -30,3 +38,4 @@ __all__ = ["FeatureSqueezing", "JPEGCompression", "MedianFilter", "RandomizedSmo
 __all__ += ["FeatureSqueezingDetector", "adaptive_pgd"]
 __all__ += ["BackdoorScan", "PoisonReport", "STRIP", "detect_poison", "neural_cleanse",
             "repair_backdoor"]  # training-time poisoning: detection, filtering, repair
+__all__ += ["ExtractionAlert", "GuardedModel", "OutputHardening", "QueryMonitor"]
