@@ -10,7 +10,6 @@ from keras_mlsec.defenses.detection.detect_poison import METHODS, detect_poison
 LOG_KEY = "suspected_poison_fraction"
 
 
-@keras.saving.register_keras_serializable(package="keras_mlsec")
 class PoisoningMonitor(keras.callbacks.Callback):
     """Watches the training set for poison while the model learns it.
 
