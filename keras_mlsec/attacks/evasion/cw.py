@@ -12,13 +12,9 @@ import tensorflow as tf
 
 from keras_mlsec._core import validation as v
 from keras_mlsec._core import losses, perturbation
-<<<<<<< HEAD
-from keras_mlsec.attacks.base import MINIMUM_NORM, Attack, check_common, run_batched
-=======
 from keras_mlsec._core.adam import adam_update
-from keras_mlsec.attacks.base import Attack, check_common, run_batched
->>>>>>> main
 from keras_mlsec._core.models import compiled
+from keras_mlsec.attacks.base import MINIMUM_NORM, Attack, check_common, run_batched
 
 _UPPER = 1e10  # "no successful constant yet" marker of the binary search
 
