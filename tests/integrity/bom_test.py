@@ -161,3 +161,19 @@ def test_bad_input_is_named(model_file, tmp_path):
         ml_bom(model_file, datasets={"train": tmp_path / "nowhere.csv"})
     with pytest.raises(ValueError, match="Expected `metadata` values"):
         ml_bom(model_file, metadata={"x": float("nan")})
+
+
+def test_the_real_fairness_report_fills_the_card(model_file):
+    from keras_mlsec.responsible import FairnessReport as Real
+
+    group = {"count": 10, "accuracy": 0.9, "tpr": 0.8, "fpr": 0.1, "selection_rate": 0.5}
+    report = Real(metrics={"disparate_impact": 0.7, "statistical_parity_difference": -0.15,
+                           "equal_opportunity_difference": -0.05,
+                           "average_odds_difference": -0.04, "theil_index": 0.1,
+                           "accuracy": 0.9},
+                  groups={"privileged": group, "unprivileged": group})
+    metrics = _metrics(_valid(ml_bom(model_file, reports=[report])))
+    assert {kind: float(value) for (kind, _), value in metrics.items()} == {
+        "disparate_impact": 0.7, "statistical_parity_difference": -0.15,
+        "equal_opportunity_difference": -0.05, "average_odds_difference": -0.04,
+        "theil_index": 0.1}
