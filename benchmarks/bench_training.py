@@ -297,8 +297,9 @@ def strength(args, x, y, x_test, y_test):
         print(f"    {row['attack']:<12} eps={row['eps']:g}  robust accuracy "
               f"{row['adversarial_accuracy']:.3f}  ({row['seconds']:.1f} s)")
     if report.checks:
-        flagged = [c for c in report.checks if not c.get("passed", True)] \
-            if isinstance(report.checks, list) else report.checks
+        # A check flags masking with verdict "warn" or "fail" ("pass" and "skipped" do not).
+        flagged = [f"{c.name}: {c.verdict} ({c.reason})" for c in report.checks
+                   if c.verdict in ("warn", "fail")]
         print(f"    gradient-masking checks: {flagged or 'none flagged'}")
     ours = next(r["adversarial_accuracy"] for r in report.results if r["attack"] == "worst_case")
 
