@@ -9,6 +9,7 @@ Run: `python docs/_reference.py` (from the repository root).
 import importlib
 import pathlib
 import sys
+import types
 
 PACKAGES = ("keras_mlsec", "keras_mlsec.attacks", "keras_mlsec.defenses",
             "keras_mlsec.training", "keras_mlsec.privacy", "keras_mlsec.evaluation",
@@ -29,8 +30,8 @@ def public_objects(package_name):
         if name.startswith("__"):
             continue
         value = getattr(package, name)
-        if type(value).__name__ == "module":
-            continue  # subpackages have pages of their own
+        if isinstance(value, types.ModuleType):
+            continue  # subpackages (even a callable one, keras_mlsec.audit) have their own page
         module = getattr(value, "__module__", None)
         if module is None or not module.startswith("keras_mlsec"):
             continue  # constants and re-exported third-party objects

@@ -14,6 +14,8 @@ DEFAULT_GATES = {
     "max_drift_share": 0.0,           # share of features drifting train -> test
     "fairness": True,                 # FairnessReport.passed (four-fifths rule and bounds)
     "scan": True,                     # no blocking finding in the saved model file
+    "max_backdoor_classes": 0,        # classes Neural Cleanse flags
+    "max_extraction_agreement": 0.9,  # substitute/model agreement at the query budget
 }
 
 DEFAULT_BUDGET = {
@@ -23,6 +25,8 @@ DEFAULT_BUDGET = {
     "shadow_models": 3,         # LiRA offline needs >= 3
     "shadow_epochs": 3,
     "inversion_steps": 100,
+    "backdoor_steps": 100,      # Neural Cleanse optimisation steps
+    "extraction_queries": 1000,
     "explain_examples": 10,
     "explain_samples": 50,
     "explain_background": 50,

@@ -15,7 +15,8 @@ from keras_mlsec.audit.registry import SECTIONS
 from keras_mlsec.audit.security_audit import SecurityAudit
 from keras_mlsec.responsible.fairness import protected_groups
 
-SECTION_MODULES = ("keras_mlsec.audit.sections_inference", "keras_mlsec.audit.sections_privacy",
+SECTION_MODULES = ("keras_mlsec.audit.sections_training", "keras_mlsec.audit.sections_inference",
+                   "keras_mlsec.audit.sections_extraction", "keras_mlsec.audit.sections_privacy",
                    "keras_mlsec.audit.sections_mlops", "keras_mlsec.audit.sections_responsible")
 """The modules whose sections `audit` runs, in this order (a new capability adds its module)."""
 

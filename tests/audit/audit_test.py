@@ -29,9 +29,13 @@ def test_km_audit_is_callable_even_after_importing_the_package(credit):
 
 def test_sections_that_do_not_apply_say_why(credit):
     model, train, test = credit
-    result = km.audit(model, train, test, sections=["inversion", "fairness"], verbose=0)
+    result = km.audit(model, train, test, sections=["inversion", "fairness", "backdoor"],
+                      verbose=0)
     assert result.section("inversion").status == "not_run"
     assert "image inputs only" in result.section("inversion").reason
+    assert result.section("backdoor").status == "not_run"
+    assert "tabular" in result.section("backdoor").reason
+    assert result.verdicts["training_time"] == "not_assessed"
     assert "no protected attribute" in result.section("fairness").reason
     assert result.verdicts["privacy"] == "not_assessed" and result.passed
 

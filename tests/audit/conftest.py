@@ -43,7 +43,7 @@ def digits_audit(tmp_path_factory):
     model.fit(x, y, epochs=5, batch_size=64, verbose=0)
     budget = {"max_examples": 60, "shadow_models": 3, "shadow_epochs": 2,
               "inversion_steps": 20, "explain_examples": 4, "explain_background": 20,
-              "explain_samples": 20}
+              "explain_samples": 20, "backdoor_steps": 20, "extraction_queries": 300}
     result = km.audit(model, (x, y), (x_test[:200], y_test[:200]), budget=budget, verbose=0)
     directory = tmp_path_factory.mktemp("audit")
     return result, result.save_html(str(directory))

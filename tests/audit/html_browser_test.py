@@ -80,8 +80,8 @@ def test_audit_page_in_headless_chromium(chromium, digits_audit, tmp_path):
 def test_every_section_reports_a_status_and_reasons(digits_audit):
     result, _ = digits_audit
     names = [s.name for s in result.sections]
-    assert names == ["robustness", "membership", "inversion", "static_scan", "drift",
-                     "fairness", "explanations"]
+    assert names == ["backdoor", "robustness", "extraction", "membership", "inversion",
+                     "static_scan", "drift", "fairness", "explanations"]
     fairness = result.section("fairness")
     assert fairness.status == "not_run" and "protected" in fairness.reason
     assert result.section("static_scan").status == "passed"
@@ -90,7 +90,11 @@ def test_every_section_reports_a_status_and_reasons(digits_audit):
         assert section.status != "error", section.reason
         if section.status == "failed":
             assert section.recommendation
-    assert result.verdicts["training_time"] == "not_assessed"
-    assert result.verdicts["extraction"] == "not_assessed"
+    assert result.verdicts["training_time"] in ("pass", "fail")  # the backdoor scan ran
+    assert set(result.section("backdoor").evidence) >= {"anomaly_index", "flagged_classes"}
+    extraction = result.section("extraction")
+    assert extraction.settings["query_budget"] == 300
+    assert 0.0 <= extraction.evidence["agreement"] <= 1.0
+    assert result.verdicts["extraction"] == ("pass" if extraction.status == "passed" else "fail")
     lira = result.section("membership").evidence
     assert set(lira) >= {"loss", "lira-offline"}
