@@ -63,7 +63,8 @@ def test_logits_function_sees_through_wrappers_to_a_softmax_network():
 
 
 def test_projected_step_by_hand_on_every_gradient_path():
-    logits_fn = models.logits_function(_linear_model())
+    model = _linear_model()  # held: the logits function keeps only a weak reference
+    logits_fn = models.logits_function(model)
     x, labels = tf.constant([[0.5, 0.5]]), tf.constant([0])
     # At x the logits are (1.5, -0.5): the CE gradient for label 0 is W (p - onehot), whose
     # entries are both negative, so one L-inf step of 0.1 moves to (0.4, 0.4); eps = 0.05
