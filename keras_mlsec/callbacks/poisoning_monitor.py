@@ -6,6 +6,7 @@ import numpy as np
 from keras_mlsec._core import models
 from keras_mlsec._core import validation as v
 from keras_mlsec.defenses.detection.detect_poison import METHODS, detect_poison
+from keras_mlsec.integrity.audit_log import check_audit_log, log_event
 
 LOG_KEY = "suspected_poison_fraction"
 
@@ -29,6 +30,8 @@ class PoisoningMonitor(keras.callbacks.Callback):
         every: analyse every `every` epochs.
         layer: layer name to analyse (None: the penultimate representation).
         verbose: 1 prints one line per check.
+        audit_log: optional `keras_mlsec.integrity.AuditLog`; each check that
+            finds suspects appends a `poisoning_suspects` event.
         **detector_kwargs: further `detect_poison` settings (`verify`, `k`, ...).
 
     Attributes:
@@ -50,12 +53,13 @@ class PoisoningMonitor(keras.callbacks.Callback):
     """
 
     def __init__(self, x, y, *, method="spectral", every=1, layer=None, verbose=0,
-                 **detector_kwargs):
+                 audit_log=None, **detector_kwargs):
         super().__init__()
         self.method = v.check_choice(method, METHODS, "method")
         self.every = v.check_positive_int(every, "every")
         self.layer = layer
         self.verbose = verbose
+        self.audit_log = check_audit_log(audit_log)
         self.detector_kwargs = dict(detector_kwargs)
         self._x, self._y = v.check_pair((x, y), "(x, y)")
         self.suspected_indices = np.zeros(0, np.int64)
@@ -79,6 +83,12 @@ class PoisoningMonitor(keras.callbacks.Callback):
         self.suspected_indices = report.suspected_indices
         if logs is not None:
             logs[LOG_KEY] = report.suspected_fraction
+        if len(report.suspected_indices):
+            log_event(self.audit_log, "poisoning_suspects", {
+                "epoch": int(epoch), "method": self.method,
+                "suspected_fraction": float(report.suspected_fraction),
+                "flagged_classes": [int(c) for c in report.flagged_classes],
+                "suspected_indices": [int(i) for i in report.suspected_indices[:1000]]})
         if self.verbose:
             print(f"\nEpoch {epoch + 1}: {LOG_KEY}={report.suspected_fraction:.4f} "
                   f"(flagged classes {report.flagged_classes})")

@@ -9,6 +9,7 @@ import numpy as np
 from keras_mlsec._core import validation as v
 from keras_mlsec.defenses.detection.query_monitor import QueryMonitor
 from keras_mlsec.defenses.extraction_alert import ExtractionAlert
+from keras_mlsec.integrity.audit_log import check_audit_log, log_event
 
 logger = logging.getLogger("keras_mlsec.defenses")
 
@@ -32,6 +33,9 @@ class GuardedModel:
         monitor: a `QueryMonitor`, or None for budgets only.
         query_budget: examples each client may query in total, or None.
         on_alert: "raise" or "log".
+        audit_log: optional `keras_mlsec.integrity.AuditLog`; every refused
+            batch (budget) and the first monitor alert of each client are
+            appended as `extraction_alert` events.
 
     Raises:
         TypeError: when `model` is not callable or `monitor` not a `QueryMonitor`.
@@ -46,7 +50,8 @@ class GuardedModel:
         IEEE EuroS&P 2019.
     """
 
-    def __init__(self, model, *, monitor=None, query_budget=None, on_alert="raise"):
+    def __init__(self, model, *, monitor=None, query_budget=None, on_alert="raise",
+                 audit_log=None):
         if not callable(model):
             raise TypeError(f"Expected `model` to be a keras.Model or a callable. Received: "
                             f"model={v._short(model)} of type {type(model).__name__}.")
@@ -58,10 +63,12 @@ class GuardedModel:
         self.query_budget = (None if query_budget is None
                              else v.check_positive_int(query_budget, "query_budget"))
         self.on_alert = v.check_choice(on_alert, ("raise", "log"), "on_alert")
+        self.audit_log = check_audit_log(audit_log)
         self.alerts = collections.deque(maxlen=1000)
         self._used = collections.Counter()
         self._logged = set()
         self._lock = threading.Lock()
+        self._log_lock = threading.Lock()
         self._predict = _predictor(model)
 
     def __call__(self, x, *, client_id):
@@ -75,11 +82,13 @@ class GuardedModel:
         with self._lock:
             used = self._used[client_id]
             if self.query_budget is not None and used + len(x) > self.query_budget:
-                raise ExtractionAlert(
+                alert = ExtractionAlert(
                     f"Client {client_id!r} asked for {len(x)} predictions with "
                     f"{self.query_budget - used} of its query_budget={self.query_budget} "
                     "left; refused.", client_id=client_id, reason="query_budget",
                     queries=used)
+                self._log(alert)
+                raise alert
             if (self.on_alert == "raise" and self.monitor is not None
                     and self.monitor.flagged(client_id)):
                 raise self._alert(client_id, used)
@@ -87,13 +96,15 @@ class GuardedModel:
         outputs = self._predict(x)
         if self.monitor is not None and self.monitor.observe(x, outputs, client_id=client_id):
             alert = self._alert(client_id, used)
-            if self.on_alert == "raise":
-                raise alert
             with self._lock:
                 first = client_id not in self._logged
                 self._logged.add(client_id)
-                if first:
+                if first and self.on_alert == "log":
                     self.alerts.append(alert)
+            if first:
+                self._log(alert)
+            if self.on_alert == "raise":
+                raise alert
             if first:
                 logger.warning("%s", alert)
         return outputs
@@ -104,6 +115,12 @@ class GuardedModel:
         """Examples answered (or reserved) for `client_id` so far."""
         with self._lock:
             return self._used[client_id]
+
+    def _log(self, alert):
+        with self._log_lock:  # one writer at a time (called with or without self._lock held)
+            log_event(self.audit_log, "extraction_alert", {
+                "client_id": str(alert.client_id), "reason": alert.reason,
+                "queries": int(alert.queries), "message": str(alert)[:1000]})
 
     def _alert(self, client_id, used):
         statistic = self.monitor.statistic(client_id)

@@ -59,6 +59,26 @@ def test_monitor_alert_raises_and_blocks_the_client(model):
     guard(_natural(1, 3), client_id="benign")
 
 
+def test_alerts_go_to_the_audit_log(model, tmp_path):
+    import json
+
+    from keras_mlsec.integrity import AuditLog, verify_audit_log
+
+    log = AuditLog(tmp_path / "audit.jsonl")
+    guard = GuardedModel(model, monitor=QueryMonitor(delta=0.9), query_budget=700,
+                         on_alert="log", audit_log=log)
+    for start in range(0, 600, 50):
+        guard(_synthetic(600, 2)[start:start + 50], client_id="thief")
+    with pytest.raises(ExtractionAlert):
+        guard(_natural(200, 3), client_id="thief")  # 600 used + 200 > 700
+    log.close()
+    verify_audit_log(tmp_path / "audit.jsonl", allow_open=False)
+    events = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    alerts = [e for e in events if e.get("event") == "extraction_alert"]
+    assert [a["data"]["reason"] for a in alerts] == ["monitor", "query_budget"]
+    assert {a["data"]["client_id"] for a in alerts} == {"thief"}
+
+
 def test_monitor_alert_logged_once(model, caplog):
     guard = GuardedModel(model, monitor=QueryMonitor(delta=0.9), on_alert="log")
     with caplog.at_level(logging.WARNING, logger="keras_mlsec.defenses"):
