@@ -38,7 +38,8 @@ def test_two_rounds_on_three_supernodes(tmp_path):
 
 @pytest.mark.slow
 def test_every_process_is_stopped_when_the_run_times_out(tmp_path):
-    with pytest.raises(TimeoutError, match="within timeout=3"):
+    # Depending on the machine's speed the 3 s run out while the SuperLink starts or later.
+    with pytest.raises(TimeoutError, match=r"within timeout=3|did not listen on .* in time"):
         local_deployment(APP, num_nodes=2, num_rounds=1, timeout=3, workdir=str(tmp_path))
     assert _processes_with_home(str(tmp_path / "flwr-home")) == []
 
