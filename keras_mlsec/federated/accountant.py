@@ -23,10 +23,10 @@ Mironov 2017) or the tighter "pld" (privacy loss distributions) gives epsilon.
 import math
 
 from keras_mlsec._core import validation as v
+from keras_mlsec.privacy.accounting import smallest_noise_multiplier
 
 SAMPLINGS = ("fixed", "poisson")
 ACCOUNTANTS = ("rdp", "pld")
-_MAX_NOISE_MULTIPLIER = 1e4
 
 
 def check_population(clients_per_round, num_clients):
@@ -155,18 +155,9 @@ def noise_multiplier_for_rounds(target_epsilon, *, rounds, clients_per_round, nu
                                  clients_per_round=clients_per_round, num_clients=num_clients,
                                  delta=delta, sampling=sampling, accountant=accountant)
 
-    low, high = 0.0, 1.0
-    while epsilon(high) > target_epsilon:
-        low, high = high, high * 2.0
-        if high > _MAX_NOISE_MULTIPLIER:
-            raise ValueError(
-                f"Expected a `target_epsilon` reachable with noise_multiplier <= "
-                f"{_MAX_NOISE_MULTIPLIER:g} over {rounds} rounds. Received: "
-                f"target_epsilon={target_epsilon}. Raise the target or run fewer rounds.")
-    while high - low > tolerance * high:
-        middle = 0.5 * (low + high)
-        low, high = (middle, high) if epsilon(middle) > target_epsilon else (low, middle)
-    return high
+    return smallest_noise_multiplier(epsilon, target_epsilon, tolerance=tolerance,
+                                     setting=f"over {rounds} rounds",
+                                     advice="Raise the target or run fewer rounds.")
 
 
 def _check_delta(delta):

@@ -159,18 +159,28 @@ def noise_multiplier_for(target_epsilon, *, num_examples, batch_size, epochs, de
     tolerance = v.check_positive(tolerance, "tolerance")
     q, steps, delta, accountant = _run_setup(num_examples, batch_size, epochs, delta, accountant)
 
-    def epsilon(sigma):
-        return epsilon_for_event(q, sigma, steps, delta, accountant)
+    return smallest_noise_multiplier(
+        lambda sigma: epsilon_for_event(q, sigma, steps, delta, accountant), target_epsilon,
+        tolerance=tolerance, setting=f"for {steps} steps at sampling rate {q:.3g}",
+        advice="Raise the target, train fewer epochs or use larger data.")
 
+
+def smallest_noise_multiplier(epsilon, target_epsilon, *, tolerance, setting, advice):
+    """Bisection for the smallest noise multiplier with `epsilon(sigma) <= target_epsilon`.
+
+    `epsilon` decreases with the noise multiplier; the result is within a
+    relative `tolerance` of the smallest such one. `setting` and `advice`
+    complete the error message when no noise multiplier up to 1e4 reaches
+    the target.
+    """
     low, high = 0.0, 1.0
     while epsilon(high) > target_epsilon:
         low, high = high, high * 2.0
         if high > _MAX_NOISE_MULTIPLIER:
             raise ValueError(
                 f"Expected a `target_epsilon` reachable with noise_multiplier <= "
-                f"{_MAX_NOISE_MULTIPLIER:g} for {steps} steps at sampling rate {q:.3g}. "
-                f"Received: target_epsilon={target_epsilon}. Raise the target, train "
-                "fewer epochs or use larger data.")
+                f"{_MAX_NOISE_MULTIPLIER:g} {setting}. "
+                f"Received: target_epsilon={target_epsilon}. {advice}")
     while high - low > tolerance * high:
         middle = 0.5 * (low + high)
         if epsilon(middle) > target_epsilon:
