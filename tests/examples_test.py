@@ -70,7 +70,7 @@ CASES = {
                   r"top features of the plain model: \w+"],
                  ["fairness_plain.png", "shap_plain.png"]),
     "audit": ([r"Security audit: (passed|FAILED)",
-               r"verdicts: \{'training_time': 'not_assessed'",
+               r"verdicts: \{'training_time': '(pass|fail|not_assessed)'",
                r"wrote audit-report/audit.html"],
               ["audit-report/audit.html", "audit-report/audit.json", "audit-report/audit.md"]),
 }
