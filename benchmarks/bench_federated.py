@@ -9,7 +9,7 @@ here). `--ray` adds the same app through Flower's Ray simulation engine and
 `--deployment` through a SuperLink and 3 SuperNodes on 127.0.0.1, for the
 "same final accuracy" check.
 
-    python benchmarks/bench_federated.py [--rounds 20] [--ray] [--deployment]
+    python benchmarks/bench_federated.py [--rounds 20] [--sections ...] [--ray] [--deployment]
 """
 
 import argparse
@@ -45,7 +45,7 @@ def run(parts, test, rounds, *, strategy="fedavg", attack=None, **server_kwargs)
                          byzantine=attack)
     server = server_app(model_fn, strategy=strategy, num_rounds=rounds, evaluate_data=test,
                         min_clients=3, **server_kwargs)
-    history = simulate(clients, server, num_clients=NUM_CLIENTS, backend="inprocess")
+    history = simulate(clients, server, num_clients=len(parts), backend="inprocess")
     return history, server.final_weights
 
 
@@ -53,7 +53,7 @@ def byzantine_section(splits, test, rounds):
     from keras_mlsec.federated import byzantine
 
     print("\n== 1 of 5 clients Byzantine (client 1); final accuracy after "
-          f"{rounds} rounds; Bulyan n/a: it needs 4f+3 = 7 clients")
+          f"{rounds} rounds (Bulyan needs 4f+3 = 7 clients: its rows follow, with 7)")
     robust = ("fedmedian", "trimmed_mean", "krum", "multikrum")
     clean = {}
     for split, parts in splits.items():
@@ -70,6 +70,25 @@ def byzantine_section(splits, test, rounds):
                   + f"  | worst robust - clean fedavg = {100 * (worst - clean[split]):+.1f} pp "
                   f"({'met' if worst >= clean[split] - 0.05 else 'MISSED'} 5 pp)")
     return clean
+
+
+def bulyan_section(splits7, test, rounds):
+    """Bulyan needs n >= 4f + 3: 7 clients, 1 Byzantine, against FedAvg on the same 7."""
+    from keras_mlsec.federated import byzantine
+
+    print(f"\n== Bulyan: 1 of 7 clients Byzantine (client 1); final accuracy after {rounds} "
+          "rounds")
+    for split, parts in splits7.items():
+        clean = run(parts, test, rounds)[0].final_accuracy
+        print(f"{split:9s} clean fedavg (7 clients) {clean:.3f}")
+        for kind in ("noise", "sign_flip", "scale"):
+            attack = byzantine(kind, clients=[1], seed=0)
+            row = {strategy: run(parts, test, rounds, strategy=strategy, attack=attack,
+                                 num_malicious=1)[0].final_accuracy
+                   for strategy in ("fedavg", "bulyan")}
+            print(f"{split:9s} {kind:9s} " + "  ".join(f"{s} {a:.3f}" for s, a in row.items())
+                  + f"  | bulyan - clean fedavg = {100 * (row['bulyan'] - clean):+.1f} pp "
+                  f"({'met' if row['bulyan'] >= clean - 0.05 else 'MISSED'} 5 pp)")
 
 
 def backdoor_section(parts, test, rounds, clean_accuracy):
@@ -231,7 +250,9 @@ def transport_section(rounds, use_ray, use_deployment):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--sections", default="byzantine,backdoor,dp,client,transport")
+    parser.add_argument("--sections",
+                        default="byzantine,bulyan,backdoor,dp,client,transport")
+    parser.add_argument("--transport-rounds", type=int, default=5)
     parser.add_argument("--splits", default="iid,dirichlet")
     parser.add_argument("--ray", action="store_true")
     parser.add_argument("--deployment", action="store_true")
@@ -260,8 +281,12 @@ def main():
         backdoor_section(splits["iid"], test, args.rounds, clean["iid"])
     if "byzantine" in sections:
         byzantine_section({k: splits[k] for k in args.splits.split(",")}, test, args.rounds)
+    if "bulyan" in sections:
+        splits7 = {"iid": partition(x, y, 7, iid=True, seed=0),
+                   "dirichlet": partition(x, y, 7, iid=False, alpha=0.5, seed=0)}
+        bulyan_section({k: splits7[k] for k in args.splits.split(",")}, test, args.rounds)
     if "transport" in sections:
-        transport_section(2, args.ray, args.deployment)
+        transport_section(args.transport_rounds, args.ray, args.deployment)
     print(f"\ntotal {time.time() - started:.0f} s")
 
 

@@ -54,7 +54,9 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
     possible and `DPModel` handles them). One pass over the dataset is one
     epoch of `ceil(num_examples / batch_size)` batches, the step count
     `compute_epsilon` and `PrivacyBudget` assume; each new pass (each epoch of
-    `fit`) draws new batches, reproducibly for an int `seed`.
+    `fit`) draws new batches, reproducibly for an int `seed` under the same
+    TensorFlow global seed (`tf.data` combines the two, so set it too, e.g.
+    with `keras.utils.set_random_seed`, for the same batches in every run).
 
     Pass the dataset itself to `fit` (no `batch_size`): wrapping it in further
     `tf.data` transformations drops the mark `DPModel` and `PrivacyBudget`
@@ -67,7 +69,8 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
         y: optional label array(s) with the same number of examples.
         batch_size: expected batch size, an int in [1, num_examples].
         sample_weight: optional per-example weights.
-        seed: optional int seed; None draws a fresh one.
+        seed: optional int seed (combined with TensorFlow's global seed);
+            None draws a fresh one.
 
     Returns:
         A `tf.data.Dataset` yielding `x`, `(x, y)` or `(x, y, sample_weight)`
