@@ -50,7 +50,7 @@ demo: $(STAMP)
 	$(VENV)/bin/keras-mlsec audit --demo credit --output mlsec-report/audit-credit || test $$? -eq 1
 
 test: $(STAMP) $(DOCS_STAMP)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=30 tests
 	$(DOCS_VENV)/bin/mkdocs build --strict --quiet --site-dir site
 
 test-fast: $(STAMP)
