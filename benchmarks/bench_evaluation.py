@@ -176,6 +176,12 @@ def main():
     parser.add_argument("--only-cascade", action="store_true",
                         help="only the cascade / no-cascade comparison")
     args = parser.parse_args()
+    if not args.no_art:  # fail before training, not after the first model's evaluation
+        try:
+            import art  # noqa: F401
+        except ImportError:
+            parser.error("ART is not installed: run `make bench` first (it installs "
+                         "requirements-bench.lock), or pass --no-art")
     print(environment())
     print(f"images {args.n}, eps {args.eps}, models {args.models}, plain epochs {args.epochs}, "
           f"AT epochs {args.at_epochs} at train eps {args.train_eps}")
