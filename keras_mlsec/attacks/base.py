@@ -44,6 +44,31 @@ def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=
     return out
 
 
+
+def check_target_classes(targeted, num_target_classes):
+    """`(targeted, num_target_classes)` validated for the multi-target mode.
+
+    `num_target_classes` (AutoAttack's APGD-T and FAB-T: one run towards each
+    of the most likely other classes) is a positive int, and only for an
+    untargeted attack (a targeted one reads its targets from `y`).
+    """
+    targeted = bool(targeted)
+    if num_target_classes is not None:
+        num_target_classes = v.check_positive_int(num_target_classes, "num_target_classes")
+        if targeted:
+            raise ValueError(
+                "Expected `num_target_classes=None` with targeted=True (then `y` holds the "
+                f"targets). Received: num_target_classes={num_target_classes}")
+    return targeted, num_target_classes
+
+
+def check_target_classes_fit(num_target_classes, num_classes):
+    """Raises unless `num_target_classes` (None or an int) <= `num_classes - 1`."""
+    if num_target_classes and num_target_classes > num_classes - 1:
+        raise ValueError(
+            f"Expected `num_target_classes` <= {num_classes - 1} (the classes other than the "
+            f"true one). Received: num_target_classes={num_target_classes}")
+
 def run_batched(batch_fn, model, x, y, *, targeted, clip, batch_size, verbose=0, name="attack"):
     """Validates inputs, then applies `batch_fn(logits_fn, x_batch, y_batch)` batch by batch.
 

@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from keras_mlsec._core import validation as v
 from keras_mlsec._core import losses, perturbation
-from keras_mlsec.attacks.base import Attack, check_common, run_batched
+from keras_mlsec.attacks.base import (Attack, check_common, check_target_classes,
+                                      check_target_classes_fit, run_batched)
 from keras_mlsec._core.models import compiled, num_classes_of
 from keras_mlsec._core.perturbation import make_generator
 
@@ -223,10 +224,7 @@ def apgd(model, x, y=None, *, eps, norm="linf", steps=100, loss="ce", restarts=1
 
 
 def _check_classes(p, mode, num_classes):
-    if p["num_target_classes"] and p["num_target_classes"] > num_classes - 1:
-        raise ValueError(
-            f"Expected `num_target_classes` <= {num_classes - 1} (the classes other than the "
-            f"true one). Received: num_target_classes={p['num_target_classes']}")
+    check_target_classes_fit(p["num_target_classes"], num_classes)
     needed = 3 if mode == "untargeted" else 4
     if p["loss"] == "dlr" and num_classes < needed:
         raise ValueError(
@@ -245,14 +243,7 @@ def _check(eps, norm, steps, loss, restarts, rho, targeted, num_target_classes, 
     p["rho"] = v.check_positive(rho, "rho")
     if p["rho"] > 1:
         raise ValueError(f"Expected `rho` in (0, 1]. Received: rho={rho}")
-    p["targeted"] = bool(targeted)
-    if num_target_classes is not None:
-        num_target_classes = v.check_positive_int(num_target_classes, "num_target_classes")
-        if p["targeted"]:
-            raise ValueError(
-                "Expected `num_target_classes=None` with targeted=True (then `y` holds the "
-                f"targets). Received: num_target_classes={num_target_classes}")
-    p["num_target_classes"] = num_target_classes
+    p["targeted"], p["num_target_classes"] = check_target_classes(targeted, num_target_classes)
     return p
 
 

@@ -13,7 +13,9 @@ from keras_mlsec._core import validation as v
 from keras_mlsec._core import perturbation
 from keras_mlsec._core.models import compiled, num_classes_of
 from keras_mlsec._core.perturbation import make_generator
-from keras_mlsec.attacks.base import MINIMUM_NORM, Attack, check_common, run_batched
+from keras_mlsec.attacks.base import (MINIMUM_NORM, Attack, check_common,
+                                      check_target_classes, check_target_classes_fit,
+                                      run_batched)
 from keras_mlsec.attacks.evasion._fab_projection import project_to_hyperplane
 
 _NO_ADVERSARIAL = 1e10  # the norm of "nothing found yet"
@@ -181,7 +183,7 @@ def fab(model, x, y=None, *, norm="linf", steps=100, restarts=1, targeted=False,
         if mode == "targeted":  # the source class is chosen at every step
             labels = tf.argmax(logits, -1, output_type=tf.int32)
         elif mode == "multi":
-            _check_classes(p["num_target_classes"], num_classes)
+            check_target_classes_fit(p["num_target_classes"], num_classes)
             ranked = tf.argsort(logits - 1e9 * tf.one_hot(yb, num_classes), -1,
                                 direction="DESCENDING", stable=True)
             targets_list = [ranked[:, i] for i in range(p["num_target_classes"])]
@@ -212,13 +214,6 @@ def _random_start(generator, xb, best_norm, p):
         xb + tf.reshape(unit * radius[:, None], tf.shape(xb)), p["clip"])
 
 
-def _check_classes(num_target_classes, num_classes):
-    if num_target_classes > num_classes - 1:
-        raise ValueError(
-            f"Expected `num_target_classes` <= {num_classes - 1} (the classes other than the "
-            f"true one). Received: num_target_classes={num_target_classes}")
-
-
 def _check(norm, steps, restarts, targeted, num_target_classes, eps, alpha_max, eta, beta, clip,
            batch_size, seed):
     p = check_common(eps=eps, norm=norm, clip=clip, batch_size=batch_size, steps=steps,
@@ -233,14 +228,7 @@ def _check(norm, steps, restarts, targeted, num_target_classes, eps, alpha_max, 
     p["beta"] = v.check_positive(beta, "beta")
     if p["beta"] >= 1:
         raise ValueError(f"Expected `beta` in (0, 1). Received: beta={beta}")
-    p["targeted"] = bool(targeted)
-    if num_target_classes is not None:
-        num_target_classes = v.check_positive_int(num_target_classes, "num_target_classes")
-        if p["targeted"]:
-            raise ValueError(
-                "Expected `num_target_classes=None` with targeted=True (then `y` holds the "
-                f"targets). Received: num_target_classes={num_target_classes}")
-    p["num_target_classes"] = num_target_classes
+    p["targeted"], p["num_target_classes"] = check_target_classes(targeted, num_target_classes)
     return p
 
 
