@@ -4,7 +4,8 @@ Every process listens on 127.0.0.1 only, on free ports picked at start, with
 its own `FLWR_HOME` (Flower's configuration and installed apps) under
 `workdir`. `local_deployment` starts them, runs the app and always stops every
 process it started, with their children (Flower's SuperExec, ServerApp and
-ClientApp processes), even when the run fails or times out.
+ClientApp processes) and any process still holding its `FLWR_HOME`, even when
+the run fails or times out, and returns only once they have all exited.
 """
 
 import contextlib
@@ -28,20 +29,39 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-def _children_of(pids):
-    """Every live descendant of `pids` (Linux /proc), deepest last."""
-    parents = {}
+def _process_table():
+    """{pid: (parent pid, state letter)} of every process (Linux /proc)."""
+    table = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 with open(f"/proc/{entry}/stat", encoding="utf-8") as f:
-                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                    fields = f.read().rsplit(")", 1)[1].split()
+                table[int(entry)] = (int(fields[1]), fields[0])
             except (OSError, IndexError, ValueError):
                 continue
+    return table
+
+
+def _children_of(pids, table):
+    """Every descendant of `pids` in `table`, deepest last."""
     found, frontier = [], set(pids)
     while frontier:
-        frontier = {pid for pid, parent in parents.items() if parent in frontier} - set(found)
+        frontier = {pid for pid, (parent, _) in table.items() if parent in frontier} - set(found)
         found.extend(sorted(frontier))
+    return found
+
+
+def _with_environment(entry, pids):
+    """The pids among `pids` whose environment holds `entry` (e.g. "FLWR_HOME=/x")."""
+    marker, found = entry.encode(), []
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if marker in f.read().split(b"\0"):
+                    found.append(pid)
+        except OSError:
+            continue
     return found
 
 
@@ -51,17 +71,35 @@ def _signal(pids, signum):
             os.kill(pid, signum)
 
 
-def stop_processes(processes, *, grace=10.0):
+def _running(pids):
+    """The pids among `pids` that have not exited yet (zombies count as exited)."""
+    table = _process_table()
+    return [pid for pid in pids if pid in table and table[pid][1] != "Z"]
+
+
+def stop_processes(processes, *, grace=10.0, environment=None):
     """Stops `processes` (Popen objects) and all their descendants; returns their pids.
 
     The process trees are frozen first (SIGSTOP, repeated until no new child
     appears, so that nothing spawned meanwhile escapes), then sent SIGTERM
-    and, after `grace` seconds, SIGKILL.
+    and, after `grace` seconds, SIGKILL. Returns once every one of them has
+    exited (a process takes a moment to die after SIGKILL).
+
+    Args:
+        processes: the `subprocess.Popen` objects started.
+        grace: seconds between SIGTERM and SIGKILL.
+        environment: an entry such as "FLWR_HOME=/path" that only these
+            processes have; processes holding it are stopped too, even when
+            they were orphaned (their parent exited, so they are no longer
+            descendants).
     """
     roots = [p.pid for p in processes if p.poll() is None]
     victims = set()
     while True:
-        found = set(_children_of(roots)) | set(roots)
+        table = _process_table()
+        found = set(_children_of(roots, table)) | set(roots)
+        if environment:
+            found |= set(_with_environment(environment, set(table) - {os.getpid()}))
         _signal(found - victims, signal.SIGSTOP)
         if found <= victims:
             break
@@ -72,10 +110,15 @@ def stop_processes(processes, *, grace=10.0):
     for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(deadline - time.time(), 0.1))
+    while _running(victims) and time.time() < deadline:
+        time.sleep(0.1)
     _signal(victims, signal.SIGKILL)
     for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
+    deadline = time.time() + 30
+    while _running(victims) and time.time() < deadline:
+        time.sleep(0.1)
     return sorted(victims)
 
 
@@ -176,7 +219,7 @@ def local_deployment(app_dir, *, num_nodes=3, num_rounds=2, timeout=900.0, workd
             time.sleep(1.0)
         return FederatedHistory.from_json(history_path)
     finally:
-        stopped = stop_processes(processes)
+        stopped = stop_processes(processes, environment=f"FLWR_HOME={home}")
         for handle in logs:
             handle.close()
         if log:
