@@ -1,17 +1,20 @@
 """A real deployment on loopback: SuperLink, three SuperNodes, `flwr run`, then cleanup."""
 
 import os
+import subprocess
+import sys
+import time
 
 import pytest
 
-from keras_mlsec.federated.deployment import local_deployment
+from keras_mlsec.federated.deployment import local_deployment, stop_processes
 
 APP = os.path.join(os.path.dirname(__file__), "..", "..", "examples", "federated_app")
 
 
-def _processes_with_home(home):
-    """Pids of live processes whose environment has FLWR_HOME=home."""
-    marker = f"FLWR_HOME={home}".encode()
+def _processes_with_home(home, name="FLWR_HOME"):
+    """Pids of live processes whose environment has `name`=home."""
+    marker = f"{name}={home}".encode()
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -22,6 +25,24 @@ def _processes_with_home(home):
             except OSError:
                 continue
     return found
+
+
+def test_an_orphaned_grandchild_is_stopped_too(tmp_path):
+    # The parent starts a long sleeper in its own session and exits: the sleeper is no
+    # longer anyone's descendant and is found by its environment entry alone.
+    env = dict(os.environ, MLSEC_TEST_HOME=str(tmp_path))
+    spawn = ("import subprocess, sys; subprocess.Popen([sys.executable, '-c', "
+             "'import time; time.sleep(600)'], start_new_session=True)")
+    parent = subprocess.Popen([sys.executable, "-c", spawn], env=env)
+    parent.wait(timeout=60)
+    deadline = time.time() + 30
+    while not _processes_with_home(str(tmp_path), "MLSEC_TEST_HOME") and time.time() < deadline:
+        time.sleep(0.1)
+    orphans = _processes_with_home(str(tmp_path), "MLSEC_TEST_HOME")
+    assert len(orphans) == 1
+    stopped = stop_processes([parent], grace=1.0, environment=f"MLSEC_TEST_HOME={tmp_path}")
+    assert stopped == orphans
+    assert _processes_with_home(str(tmp_path), "MLSEC_TEST_HOME") == []
 
 
 @pytest.mark.slow
