@@ -57,6 +57,19 @@ def test_large_data_is_sampled_a_few_steps_at_a_time_with_a_shorter_last_chunk()
     assert len(overlaps) == 36 and all(abs(o - q) < 0.01 for o in overlaps)  # independent steps
 
 
+def test_empty_first_steps_and_all_empty_chunks_keep_the_step_count():
+    # n=2, q=1/2: both steps of an epoch (one chunk) are empty in 1 epoch of 16.
+    tiny = poisson_dataset(np.arange(2, dtype="float32")[:, None], batch_size=1, seed=1)
+    epochs = [[len(b) for b in tiny] for _ in range(64)]
+    assert all(len(sizes) == 2 for sizes in epochs)
+    assert [0, 0] in epochs and any(s[0] == 0 and s[1] > 0 for s in epochs)
+    # n=50, q=1/50: the first step of the one chunk is empty in about a third of epochs.
+    small = poisson_dataset(np.arange(50, dtype="float32")[:, None], batch_size=1, seed=2)
+    epochs = [[len(b) for b in small] for _ in range(10)]
+    assert all(len(sizes) == 50 for sizes in epochs)
+    assert any(sizes[0] == 0 for sizes in epochs)
+
+
 def test_seeded_passes_are_reproducible_and_differ_between_epochs():
     x = np.arange(100, dtype="float32")[:, None]
     first = poisson_dataset(x, batch_size=10, seed=7)
