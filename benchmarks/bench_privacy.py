@@ -133,28 +133,7 @@ def _inputs(x, y, batch):
         # The static batches through a one-op per-batch `map` (plain fit only): what any
         # per-batch function in an input pipeline costs a fit step here.
         "static + map": ((static.map(lambda xb, yb: (xb + 0.0, yb)),), {}),
-        # Consecutive rows cut into batches whose sizes are drawn like Poisson's
-        # (Binomial(n, q), new every epoch), with no sampling work (plain fit only):
-        # what varying batch sizes alone cost a fit step.
-        "fresh sizes": ((_fresh_sizes(x, y, batch),), {}),
     }
-
-
-def _fresh_sizes(x, y, batch):
-    import numpy as np
-    import tensorflow as tf
-
-    n, steps = len(x), -(-len(x) // batch)
-    rows = (np.concatenate([x, x]), np.concatenate([y, y]))  # room for any sum of sizes
-
-    def epoch(seed):
-        keys = tf.stack([seed, tf.constant(0, tf.int64)])
-        sizes = tf.random.stateless_binomial([steps], keys, counts=float(n), probs=batch / n,
-                                             output_dtype=tf.int64)
-        return tf.data.Dataset.from_tensors(rows).rebatch(sizes).take(steps)
-
-    seeds = tf.data.Dataset.random(seed=0, rerandomize_each_iteration=True).take(1)
-    return seeds.flat_map(epoch).apply(tf.data.experimental.assert_cardinality(steps))
 
 
 def _runners(arch, num_examples, batch, attack_steps):
@@ -249,7 +228,7 @@ def check_speed(repeats, cnn_examples):
         print("  ghost poisson / plain on static batches of the expected size: wall "
               "{:5.2f}x  cpu {:5.2f}x  (target <= {}x: wall {}, cpu {})".format(
                   *poisson, target, *("met" if r <= target else "MISSED" for r in poisson)))
-        for kind in ("poisson", "static + map", "fresh sizes"):
+        for kind in ("poisson", "static + map"):
             ratios = [med[("plain", kind)][i] / med[("plain", "tf.data static")][i]
                       for i in (0, 1)]
             print(f"  plain {kind} / plain static (input pipeline cost, no DP): wall "
