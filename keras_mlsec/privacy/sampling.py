@@ -45,15 +45,6 @@ def _check_arrays(x, y, sample_weight):
     return counts.pop()
 
 
-def _steps_per_chunk(tensors, num_examples, batch_size, steps):
-    """How many steps to sample at once: at most 2**22 uniform draws (16 MB) and
-    about 64 MB of gathered rows per chunk, at least one step."""
-    import tensorflow as tf
-
-    row_bytes = sum(t.dtype.size * int(np.prod(t.shape[1:])) for t in tf.nest.flatten(tensors))
-    return max(1, min(steps, 2**22 // num_examples, 2**26 // max(1, batch_size * row_bytes)))
-
-
 def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
     """A `tf.data.Dataset` of Poisson-sampled batches for DP-SGD.
 
@@ -66,9 +57,6 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
     `fit`) draws new batches, reproducibly for an int `seed` under the same
     TensorFlow global seed (`tf.data` combines the two, so set it too, e.g.
     with `keras.utils.set_random_seed`, for the same batches in every run).
-    Batches are drawn a few steps at a time (at most 2**22 draws and about
-    64 MB of rows per chunk), so the pipeline holds a copy of at most a few
-    chunks of the data, never the whole of it.
 
     Pass the dataset itself to `fit` (no `batch_size`): wrapping it in further
     `tf.data` transformations drops the mark `DPModel` and `PrivacyBudget`
@@ -119,30 +107,16 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
                                                   batch_size=batch_size, epochs=1)
     data = tuple(value for value in (x, y, sample_weight) if value is not None)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
-    chunk = _steps_per_chunk(tensors, num_examples, batch_size, steps)
-    counts = [chunk] * (steps // chunk) + ([steps % chunk] if steps % chunk else [])
 
-    def sample(chunk_seed, count):
-        # `count` steps at once: one Bernoulli(q) draw per (step, example), the chosen rows
-        # gathered in step order, then cut into the steps' batches by `rebatch`, which has
-        # no per-batch function call (what one costs a fit step: bench_privacy.py's
-        # "static + map" line).
-        keys = tf.stack([chunk_seed, tf.constant(0, tf.int64)])
-        shape = tf.stack([count, tf.constant(num_examples, tf.int64)])
-        chosen = tf.where(tf.random.stateless_uniform(shape, seed=keys) < q)
-        step, index = chosen[:, 0], chosen[:, 1]
-        sizes = tf.math.bincount(step, minlength=count, maxlength=count, dtype=tf.int64)
-        rows = tf.nest.map_structure(lambda t: tf.gather(t, index), tensors)
-        # `rebatch` cycles through `sizes` while rows last and goes on emitting empty batches
-        # for zero sizes (forever when every size is 0): `take` keeps exactly `count`.
-        rows = tf.data.Dataset.from_tensors(rows if len(rows) > 1 else rows[0])
-        return rows.rebatch(sizes).take(count)
+    def sample(step_seed):
+        keys = tf.stack([step_seed, tf.constant(0, tf.int64)])
+        chosen = tf.random.stateless_uniform([num_examples], seed=keys) < q
+        indices = tf.reshape(tf.where(chosen), [-1])
+        batch = tf.nest.map_structure(lambda t: tf.gather(t, indices), tensors)
+        return batch if len(batch) > 1 else batch[0]
 
-    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    dataset = tf.data.Dataset.zip(seeds, tf.data.Dataset.from_tensor_slices(
-        tf.constant(counts, tf.int64)))
-    dataset = dataset.flat_map(sample).apply(tf.data.experimental.assert_cardinality(steps))
-    dataset = dataset.prefetch(2)
+    dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    dataset = dataset.take(steps).map(sample).prefetch(2)
     setattr(dataset, MARKER, {"sampling": "poisson", "num_examples": num_examples,
                               "batch_size": batch_size, "steps_per_epoch": steps})
     return dataset

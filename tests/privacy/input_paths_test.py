@@ -42,10 +42,10 @@ def _inputs(kind):
         return dict(x=tf.data.Dataset.from_tensor_slices((x, y)).batch(8))
     if kind == "tf.data, static batches":
         return dict(x=tf.data.Dataset.from_tensor_slices((x, y)).batch(8, drop_remainder=True))
-    # q = 4/23 over 6 steps: sizes vary, and seed 17 draws an empty batch (checked below).
+    # q = 4/23 over 6 steps: sizes vary, and seed 7 draws an empty batch (checked below).
     # The draws also depend on TensorFlow's global seed, which earlier tests change: fix it.
     tf.random.set_seed(0)
-    return dict(x=poisson_dataset(x, y, batch_size=4, seed=17))
+    return dict(x=poisson_dataset(x, y, batch_size=4, seed=7))
 
 
 KINDS = ["numpy, last batch partial", "tf.data, unknown batch dimension",

@@ -3,7 +3,6 @@ import math
 import keras
 import numpy as np
 import pytest
-import tensorflow as tf
 
 from keras_mlsec.privacy import DPModel, make_private, poisson_dataset
 
@@ -38,32 +37,13 @@ def test_batch_sizes_follow_the_binomial_and_every_example_can_appear():
         assert len(np.unique(chunk)) == len(chunk)  # no duplicates inside a batch
 
 
-def test_large_data_is_sampled_a_few_steps_at_a_time_with_a_shorter_last_chunk():
-    from keras_mlsec.privacy.sampling import _steps_per_chunk
-
-    n, batch = 2**21, 2**21 // 9 + 1  # 9 steps; 2**22 draws per chunk: 2 steps per chunk
-    x = np.arange(n, dtype="int32")
-    dataset = poisson_dataset(x, batch_size=batch, seed=0)
-    assert dataset._keras_mlsec_sampling["steps_per_epoch"] == 9
-    assert _steps_per_chunk((tf.constant(x),), n, batch, 9) == 2  # chunks: 2, 2, 2, 2, 1 steps
-    batches = [np.asarray(b) for b in dataset]
-    assert len(batches) == 9 and int(dataset.cardinality()) == 9
-    q, mean = batch / n, batch
-    for members in batches:
-        assert abs(len(members) - mean) < 6 * math.sqrt(n * q * (1 - q))
-        assert np.all(np.diff(members) > 0)  # distinct examples, in data order
-    overlaps = [len(np.intersect1d(a, b, assume_unique=True)) / len(a)
-                for i, a in enumerate(batches) for b in batches[i + 1:]]
-    assert len(overlaps) == 36 and all(abs(o - q) < 0.01 for o in overlaps)  # independent steps
-
-
-def test_empty_first_steps_and_all_empty_chunks_keep_the_step_count():
-    # n=2, q=1/2: both steps of an epoch (one chunk) are empty in 1 epoch of 16.
+def test_empty_first_steps_and_all_empty_epochs_keep_the_step_count():
+    # n=2, q=1/2: both steps of an epoch are empty in 1 epoch of 16.
     tiny = poisson_dataset(np.arange(2, dtype="float32")[:, None], batch_size=1, seed=1)
     epochs = [[len(b) for b in tiny] for _ in range(64)]
     assert all(len(sizes) == 2 for sizes in epochs)
     assert [0, 0] in epochs and any(s[0] == 0 and s[1] > 0 for s in epochs)
-    # n=50, q=1/50: the first step of the one chunk is empty in about a third of epochs.
+    # n=50, q=1/50: the first step is empty in about a third of epochs.
     small = poisson_dataset(np.arange(50, dtype="float32")[:, None], batch_size=1, seed=2)
     epochs = [[len(b) for b in small] for _ in range(10)]
     assert all(len(sizes) == 50 for sizes in epochs)
