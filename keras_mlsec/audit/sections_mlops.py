@@ -54,5 +54,5 @@ def drift(context):
         recommendation=None if ok else (
             "The test split does not look like the training data: re-split or re-collect, and "
             "monitor production inputs with keras_mlsec.callbacks.DriftMonitor("
-            "reference=x_train)."),
+            "x_train, on=\"inputs\")."),
         images={"Most drifted features": context.png(path)})

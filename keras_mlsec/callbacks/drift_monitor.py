@@ -44,6 +44,10 @@ class DriftMonitor(keras.callbacks.Callback):
 
     Args:
         reference: reference inputs `(n, ...)`, e.g. (a sample of) `x_train`.
+            To watch production traffic on "predictions" or a layer, give
+            held-out data the model was not trained on: a model is more
+            confident on its own training data than on any new data, and
+            the test reads that gap as drift.
         data: inputs checked after every epoch, e.g. `x_val`.
         on: "predictions", "inputs" or "layer:<name>".
         test: "ks", "psi", "chi2" or "mmd" (see `detect_drift`).
@@ -76,7 +80,7 @@ class DriftMonitor(keras.callbacks.Callback):
     Example:
         >>> monitor = DriftMonitor(x_train, data=x_val, on="predictions")
         >>> model.fit(x_train, y_train, epochs=5, callbacks=[monitor])
-        >>> monitor = DriftMonitor(x_train, model=model, window_size=500,
+        >>> monitor = DriftMonitor(x_val, model=model, window_size=500,
         ...                        on_drift=lambda report: print(report))
         >>> for batch in traffic:
         ...     monitor.update(batch)
