@@ -44,7 +44,6 @@ def check_common(*, eps=None, norm=None, clip=(0.0, 1.0), batch_size=256, steps=
     return out
 
 
-
 def check_target_classes(targeted, num_target_classes):
     """`(targeted, num_target_classes)` validated for the multi-target mode.
 
@@ -68,6 +67,7 @@ def check_target_classes_fit(num_target_classes, num_classes):
         raise ValueError(
             f"Expected `num_target_classes` <= {num_classes - 1} (the classes other than the "
             f"true one). Received: num_target_classes={num_target_classes}")
+
 
 def run_batched(batch_fn, model, x, y, *, targeted, clip, batch_size, verbose=0, name="attack"):
     """Validates inputs, then applies `batch_fn(logits_fn, x_batch, y_batch)` batch by batch.

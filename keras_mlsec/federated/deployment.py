@@ -106,20 +106,19 @@ def stop_processes(processes, *, grace=10.0, environment=None):
         victims |= found
     _signal(victims, signal.SIGTERM)
     _signal(victims, signal.SIGCONT)
-    deadline = time.time() + grace
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(deadline - time.time(), 0.1))
-    while _running(victims) and time.time() < deadline:
-        time.sleep(0.1)
+    _wait_until_exited(victims, grace)
     _signal(victims, signal.SIGKILL)
-    for process in processes:
+    for process in processes:  # reap our own children
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=5)
-    deadline = time.time() + 30
-    while _running(victims) and time.time() < deadline:
-        time.sleep(0.1)
+    _wait_until_exited(victims, 30)
     return sorted(victims)
+
+
+def _wait_until_exited(pids, timeout):
+    deadline = time.time() + timeout
+    while _running(pids) and time.time() < deadline:
+        time.sleep(0.1)
 
 
 def _wait_for_port(port, process, deadline, what):
