@@ -129,6 +129,7 @@ class DPModel(keras.Model):
         # weight, so it is not saved (each `fit` sets it).
         self._denominator = tf.Variable(0.0, trainable=False, dtype="float32",
                                         name="dp_denominator")
+        self._sampler = sampling.InStepSampler()  # Poisson batches drawn in the step (`fit`)
         if model.built:
             self.built = True
 
@@ -226,6 +227,7 @@ class DPModel(keras.Model):
                                  sample_weight=sample_weight, training=True)
 
     def train_step(self, data):
+        data = self._sampler.batch_of(data)
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         grads, losses, y_preds = self.private_gradients((x,), y, sample_weight)
         self.optimizer.apply(grads, self.trainable_variables)
@@ -240,9 +242,22 @@ class DPModel(keras.Model):
         `fit_sampling` records the sampling ("poisson" or "shuffle"),
         `num_examples` and `batch_size` (None where unknown, e.g. a plain
         `tf.data.Dataset`) for `PrivacyBudget`.
+
+        The batches of a `poisson_dataset` are drawn inside the compiled
+        training step rather than by its `tf.data` pipeline (the same batches,
+        see `sampling.InStepSampler`); this holds a copy of the dataset's
+        arrays for the duration of `fit` (not with `class_weight`, which
+        Keras applies to the dataset's batches).
         """
         kwargs = self.prepare_fit(x, batch_size, kwargs)
-        return super().fit(x, y, batch_size, *args, **kwargs)
+        if not sampling.has_source(x) or kwargs.get("class_weight") is not None:
+            return super().fit(x, y, batch_size, *args, **kwargs)
+        if self._sampler.load(x):
+            self.train_function = None  # a step traced before read other variables
+        try:
+            return super().fit(self._sampler.seeds_of(x), y, batch_size, *args, **kwargs)
+        finally:
+            self._sampler.release()
 
     def prepare_fit(self, x, batch_size, fit_kwargs):
         """What `fit` does before Keras' own `fit`; returns the `fit` keyword arguments.

@@ -16,11 +16,18 @@ from keras_mlsec.privacy import accounting
 
 # Attribute set on the datasets built here; DPModel.fit and PrivacyBudget read it.
 MARKER = "_keras_mlsec_sampling"
+# Attribute holding what `InStepSampler` needs: the arrays, the rate and the step seeds.
+SOURCE = "_keras_mlsec_poisson_source"
 
 
 def sampling_of(data):
     """The sampling description attached by `poisson_dataset`, or None."""
     return getattr(data, MARKER, None)
+
+
+def has_source(data):
+    """Whether `data` is a `poisson_dataset` that `InStepSampler` can draw from."""
+    return getattr(data, SOURCE, None) is not None
 
 
 def _check_arrays(x, y, sample_weight):
@@ -108,15 +115,117 @@ def poisson_dataset(x, y=None, *, batch_size, sample_weight=None, seed=None):
     data = tuple(value for value in (x, y, sample_weight) if value is not None)
     tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
 
-    def sample(step_seed):
-        keys = tf.stack([step_seed, tf.constant(0, tf.int64)])
-        chosen = tf.random.stateless_uniform([num_examples], seed=keys) < q
-        indices = tf.reshape(tf.where(chosen), [-1])
-        batch = tf.nest.map_structure(lambda t: tf.gather(t, indices), tensors)
-        return batch if len(batch) > 1 else batch[0]
-
-    dataset = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
-    dataset = dataset.take(steps).map(sample).prefetch(2)
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).take(steps)
+    dataset = seeds.map(lambda step_seed: draw_batch(step_seed, tensors, q)).prefetch(2)
     setattr(dataset, MARKER, {"sampling": "poisson", "num_examples": num_examples,
                               "batch_size": batch_size, "steps_per_epoch": steps})
+    setattr(dataset, SOURCE, {"tensors": tensors, "rate": q, "seeds": seeds.prefetch(2)})
     return dataset
+
+
+def draw_batch(step_seed, tensors, rate):
+    """One step's Poisson batch: each row of `tensors` kept with probability `rate`.
+
+    The draw is stateless (a function of the int64 `step_seed` alone), so the
+    `poisson_dataset` pipeline and `InStepSampler` give the same batch for the
+    same seed.
+
+    Args:
+        step_seed: scalar int64 tensor.
+        tensors: tuple of 1 to 3 nests (`x`, `y`, `sample_weight`) of tensors
+            with the same number of rows.
+        rate: the sampling rate `q`, a float or a float32 scalar tensor.
+
+    Returns:
+        The batch: `tensors[0]` alone when there is one, else the tuple.
+    """
+    import tensorflow as tf
+
+    rows = tf.shape(tf.nest.flatten(tensors)[0])[0]
+    keys = tf.stack([step_seed, tf.constant(0, tf.int64)])
+    chosen = tf.random.stateless_uniform([rows], seed=keys) < rate
+    indices = tf.reshape(tf.where(chosen), [-1])
+    batch = tf.nest.map_structure(lambda t: tf.gather(t, indices), tensors)
+    return batch if len(batch) > 1 else batch[0]
+
+
+class InStepSampler:
+    """Draws `poisson_dataset` batches inside a compiled training step.
+
+    A per-batch function in a `tf.data` pipeline costs a CPU `fit` step
+    about as much as a small model's whole step (see the input-pipeline
+    lines of `benchmarks/bench_privacy.py`). So `DPModel.fit` feeds Keras
+    only the dataset's step seeds (`seeds_of`) and its `train_step` calls
+    `batch_of`, which draws the batch with `draw_batch` from a copy of the
+    arrays held in variables for the duration of `fit`: the batches are the
+    ones the dataset yields for the same seeds. A later dataset with the same
+    structure, dtypes and row shapes reuses the variables (any number of
+    examples), so the compiled step is not traced again.
+
+    The object is not a TensorFlow trackable: the copy of the training data
+    is never saved or exported with the model, and `release` empties it.
+    """
+
+    def __init__(self):
+        self._variables = None  # the tuple of nests of tf.Variables, once loaded
+        self._rate = None
+        self._loaded = False
+
+    def load(self, dataset):
+        """Copies the arrays of a `poisson_dataset` into the variables.
+
+        Returns:
+            True when new variables replaced earlier ones (a compiled step that
+            read those must be traced again), else False.
+        """
+        import tensorflow as tf
+
+        source = getattr(dataset, SOURCE)
+        tensors = source["tensors"]
+        replaced = self._variables is not None and not self._fits(tensors)
+        if self._variables is None or replaced:
+            self._variables = tf.nest.map_structure(
+                lambda t: tf.Variable(t, trainable=False,
+                                      shape=tf.TensorShape([None]).concatenate(t.shape[1:])),
+                tensors)
+            self._rate = tf.Variable(float(source["rate"]), trainable=False, dtype="float32")
+        else:
+            tf.nest.map_structure(lambda var, t: var.assign(t), self._variables, tensors)
+            self._rate.assign(float(source["rate"]))
+        self._loaded = True
+        return replaced
+
+    def _fits(self, tensors):
+        import tensorflow as tf
+
+        try:
+            tf.nest.assert_same_structure(self._variables, tensors)
+        except (ValueError, TypeError):
+            return False
+        return all(var.dtype == t.dtype and var.shape[1:] == t.shape[1:]
+                   for var, t in zip(tf.nest.flatten(self._variables), tf.nest.flatten(tensors)))
+
+    @staticmethod
+    def seeds_of(dataset):
+        """The dataset of step seeds behind a `poisson_dataset` (what `fit` is given)."""
+        return getattr(dataset, SOURCE)["seeds"]
+
+    def batch_of(self, data):
+        """The batch of a training step: drawn when `data` is a step seed, else `data`."""
+        import tensorflow as tf
+
+        flat = tf.nest.flatten(data)
+        if (self._loaded and len(flat) == 1 and flat[0].dtype == tf.int64
+                and flat[0].shape.rank == 0):
+            return draw_batch(flat[0], self._variables, self._rate)
+        return data
+
+    def release(self):
+        """Empties the variables (keeping them, so the step is not traced again)."""
+        import tensorflow as tf
+
+        if self._variables is not None:
+            tf.nest.map_structure(
+                lambda var: var.assign(tf.zeros([0, *var.shape[1:]], var.dtype)),
+                self._variables)
+        self._loaded = False

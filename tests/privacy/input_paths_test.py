@@ -90,7 +90,9 @@ def test_switching_inputs_and_repeated_fits_do_not_retrace():
     poisson = poisson_dataset(x, y, batch_size=8, seed=0)
     unknown = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     model.fit(unknown, epochs=1, verbose=0)
-    function, first = model.train_function, len(traces)
+    function = model.train_function
+    model.fit(poisson, epochs=1, verbose=0)  # a new input signature: one trace, like Keras
+    first = len(traces)
     for data in (poisson, unknown, poisson, unknown):
         model.fit(data, epochs=1, verbose=0)
         assert model.train_function is function

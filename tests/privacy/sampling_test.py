@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from keras_mlsec.privacy import DPModel, make_private, poisson_dataset
+from keras_mlsec.privacy.sampling import InStepSampler
 
 
 def _sizes_and_members(dataset):
@@ -99,6 +100,76 @@ def test_poisson_update_is_divided_by_the_expected_batch_size():
     step_plain = np.concatenate([(a - b).ravel() for a, b in zip(plain.get_weights(), before)])
     np.testing.assert_allclose(step_poisson, step_plain * 2 / 5, rtol=1e-5, atol=1e-7)
     assert np.abs(step_plain).max() > 0
+
+
+def _seeded_poisson(x, y, sample_weight=None, batch_size=5, seed=7):
+    tf.random.set_seed(0)  # the per-epoch seed streams depend on it: same start for both
+    return poisson_dataset(x, y, batch_size=batch_size, sample_weight=sample_weight, seed=seed)
+
+
+def test_in_step_draws_are_the_datasets_batches():
+    x = np.arange(40, dtype="float32").reshape(20, 2)
+    y, w = np.arange(20), np.linspace(0.5, 1.5, 20).astype("float32")
+    dataset = _seeded_poisson(x, y, w)
+    expected = [[[np.asarray(t).tolist() for t in batch] for batch in dataset] for _ in range(3)]
+    dataset = _seeded_poisson(x, y, w)
+    sampler = InStepSampler()
+    assert sampler.load(dataset) is False
+    drawn = [[[np.asarray(t).tolist() for t in sampler.batch_of(seed)]
+              for seed in sampler.seeds_of(dataset)] for _ in range(3)]
+    assert drawn == expected
+    assert len({len(batch[0]) for epoch in drawn for batch in epoch}) > 2  # sizes vary
+    sampler.release()
+    assert all(int(tf.shape(var)[0]) == 0 for var in tf.nest.flatten(sampler._variables))
+    batch = (tf.zeros([3, 2]), tf.zeros([3]))
+    assert sampler.batch_of(batch) is batch  # not loaded, or not a seed: data as given
+
+
+def test_fit_draws_in_the_step_exactly_what_the_pipeline_gives():
+    """DPModel.fit trains on the step seeds; Keras' own fit on the dataset's batches."""
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(30, 4)).astype("float32"), rng.integers(0, 3, 30)
+    models = [_private(sigma=1.0), _private(sigma=1.0)]
+    models[1].set_weights(models[0].get_weights())
+    models[0].fit(_seeded_poisson(x, y), epochs=3, verbose=0)
+    dataset = _seeded_poisson(x, y)
+    kwargs = models[1].prepare_fit(dataset, None, {})
+    keras.Model.fit(models[1], dataset, epochs=3, verbose=0, **kwargs)  # the tf.data path
+    assert models[0].fit_sampling == models[1].fit_sampling
+    for a, b in zip(models[0].get_weights(), models[1].get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert all(int(tf.shape(v)[0]) == 0 for v in tf.nest.flatten(models[0]._sampler._variables))
+
+
+def test_new_data_reuses_the_compiled_step_and_is_never_saved(tmp_path):
+    rng = np.random.default_rng(2)
+    private = _private()
+    traces = []
+    train_step = private.train_step
+    private.train_step = lambda data: (traces.append(1), train_step(data))[1]  # when traced
+    private.fit(poisson_dataset(rng.normal(size=(40, 4)).astype("float32"),
+                                rng.integers(0, 3, 40), batch_size=8, seed=0), verbose=0)
+    first = (private.train_function, len(traces))
+    x, y = rng.normal(size=(64, 4)).astype("float32"), rng.integers(0, 3, 64)
+    history = private.fit(poisson_dataset(x, y, batch_size=8, seed=1), epochs=2, verbose=0)
+    assert (private.train_function, len(traces)) == first  # more examples, same step
+    assert np.isfinite(history.history["loss"]).all()
+    weights = np.ones(64, "float32")  # a third array: new variables, the step is traced again
+    private.fit(poisson_dataset(x, y, batch_size=8, sample_weight=weights, seed=1), verbose=0)
+    assert len(traces) > first[1]
+    seen = []
+    sampler = private._sampler
+
+    class Look(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            seen.append(sum(int(tf.shape(v)[0]) for v in tf.nest.flatten(sampler._variables)))
+            if batch == 0:  # mid-fit, with the copy of the data loaded
+                tf.train.Checkpoint(model=private).write(str(tmp_path / "ckpt"))
+
+    private.fit(poisson_dataset(x, y, batch_size=8, seed=1), verbose=0, callbacks=[Look()])
+    assert seen[0] == 128  # x and y, 64 rows each
+    saved = tf.train.list_variables(str(tmp_path / "ckpt"))
+    assert saved and not any(shape and shape[0] == 64 for _, shape in saved)
 
 
 def test_bad_inputs_are_named():
