@@ -17,6 +17,8 @@ guarantee is per microbatch (as in tensorflow-privacy); for one example
 changing inside a microbatch the change can reach `2 * l2_norm_clip`.
 """
 
+import math
+
 import tensorflow as tf
 
 _TINY = 1e-12
@@ -107,12 +109,43 @@ def add_gaussian_noise(tensors, stddev, seed):
         stddev: noise standard deviation (`l2_norm_clip * noise_multiplier`).
         seed: a `keras.random.SeedGenerator` (a fresh draw on every call) or an int.
     """
-    import keras
-
     if stddev == 0:
         return list(tensors)
-    return [t + keras.random.normal(tf.shape(t), stddev=stddev, dtype=t.dtype, seed=seed)
-            for t in tensors]
+    tensors = [tf.convert_to_tensor(t) for t in tensors]
+    static = all(t.shape.is_fully_defined() for t in tensors)
+    sizes = [t.shape.num_elements() if static else tf.size(t) for t in tensors]
+    wide = any(t.dtype == tf.float64 for t in tensors)
+    noise = standard_normal(sum(sizes) if static else tf.add_n(sizes), seed,
+                            "float64" if wide else "float32")
+    parts = tf.split(noise, sizes) if len(tensors) > 1 else [noise]
+    return [t + tf.cast(stddev * tf.reshape(part, tf.shape(t)), t.dtype)
+            for t, part in zip(tensors, parts)]
+
+
+def standard_normal(size, seed, dtype="float32"):
+    """`size` independent N(0, 1) draws: the Box-Muller transform of one uniform draw.
+
+    `z = sqrt(-2 ln u1) * (cos, sin)(2 pi u2)` is exactly normal for
+    independent uniform `u1` in (0, 1] and `u2` in [0, 1); each pair gives
+    two independent draws. It is the transform TensorFlow's own normal
+    sampler applies element by element, here on whole tensors, which costs
+    a CPU about a third less (the noise is a large part of a small model's
+    DP-SGD step). Float32 uniforms have 2^-23 resolution, so draws lie
+    within about 5.6 standard deviations, as TensorFlow's do.
+
+    Args:
+        size: number of draws (int or scalar int tensor).
+        seed: a `keras.random.SeedGenerator` or an int.
+        dtype: "float32" or "float64".
+    """
+    import keras
+
+    half = (size + 1) // 2
+    uniform = keras.random.uniform(tf.stack([2, half]) if tf.is_tensor(half) else [2, half],
+                                   seed=seed, dtype=dtype)
+    radius = tf.sqrt(-2.0 * tf.math.log1p(-uniform[0]))  # 1 - u1 is in (0, 1]
+    angle = (2.0 * math.pi) * uniform[1]
+    return tf.concat([radius * tf.cos(angle), radius * tf.sin(angle)], 0)[:size]
 
 
 def private_gradients(loss_fn, variables, data, *, l2_norm_clip, noise_multiplier,

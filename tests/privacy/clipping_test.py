@@ -106,3 +106,30 @@ def test_gaussian_noise_has_the_requested_std():
     again = clipping.add_gaussian_noise(zeros, 0.7, keras.random.SeedGenerator(1))[0].numpy()
     np.testing.assert_array_equal(noisy, again)
     assert clipping.add_gaussian_noise(zeros, 0.0, 0)[0] is zeros[0]
+
+
+def test_standard_normal_is_normal_with_independent_pairs():
+    from scipy import stats
+
+    draws = clipping.standard_normal(200_001, keras.random.SeedGenerator(3)).numpy()
+    assert draws.shape == (200_001,) and draws.dtype == np.float32
+    assert stats.kstest(draws, "norm").pvalue > 1e-3
+    assert draws.mean() == pytest.approx(0.0, abs=0.01)
+    assert draws.std() == pytest.approx(1.0, rel=0.01)
+    assert stats.kurtosis(draws) == pytest.approx(0.0, abs=0.05)  # the tails, not just the std
+    cosines, sines = draws[:100_000], draws[100_001:]  # the two draws of each pair
+    assert abs(np.corrcoef(cosines, sines[:100_000])[0, 1]) < 0.01
+    assert abs(np.corrcoef(cosines ** 2, sines[:100_000] ** 2)[0, 1]) < 0.01
+    wide = tf.function(lambda n: clipping.standard_normal(n, 5, "float64"))(tf.constant(7))
+    assert wide.shape == (7,) and wide.dtype == tf.float64  # a size known at run time only
+
+
+def test_gaussian_noise_is_split_across_tensors_of_any_shape():
+    tensors = [tf.zeros((3, 4)), tf.zeros((5,)), tf.zeros((0, 2))]
+    noisy = clipping.add_gaussian_noise(tensors, 2.0, keras.random.SeedGenerator(0))
+    assert [tuple(t.shape) for t in noisy] == [(3, 4), (5,), (0, 2)]
+    values = np.concatenate([t.numpy().ravel() for t in noisy])
+    assert len(np.unique(values)) == 17  # no draw reused between tensors
+    dynamic = tf.function(lambda t: clipping.add_gaussian_noise([t], 1.0, 0)[0],
+                          input_signature=[tf.TensorSpec([None, 2])])(tf.zeros((6, 2)))
+    assert dynamic.shape == (6, 2) and np.all(dynamic.numpy() != 0)
