@@ -34,19 +34,28 @@ def _rows_squared(t):
     return tf.reduce_sum(tf.square(_flat(t, 2)), axis=1)
 
 
-def _product_norms(a, g):
-    """Squared Frobenius norm of `a_i^T g_i` per example, for `(B, T, p)` and `(B, T, q)`.
+def _direct(a, g):
+    """Whether the per-example products `a_i^T g_i` are cheaper than the ghost norm.
 
-    Ghost norm `sum (a a^T) * (g g^T)` when `T^2 <= p * q`, else the direct product.
+    For `(B, T, p)` and `(B, T, q)`: when `T^2 > p * q` (or `T` is unknown).
     """
     steps, p, q = a.shape[1], a.shape[2], g.shape[2]
-    if steps is not None and steps == 1:
+    return steps is None or (steps > 1 and steps * steps > p * q)
+
+
+def _product_norms(a, g, products):
+    """Squared Frobenius norm of `a_i^T g_i` per example, for `(B, T, p)` and `(B, T, q)`.
+
+    From the per-example `products` where `_prepare` formed them, else the
+    ghost norm `sum (a a^T) * (g g^T)` (`a_i . g_i` terms when `T = 1`).
+    """
+    if products is not None:
+        return _rows_squared(products)
+    if a.shape[1] == 1:
         return _rows_squared(a) * _rows_squared(g)
-    if steps is not None and steps * steps <= p * q:
-        aa = tf.matmul(a, a, transpose_b=True)
-        gg = tf.matmul(g, g, transpose_b=True)
-        return tf.reduce_sum(_flat(aa * gg, 2), axis=1)
-    return _rows_squared(tf.matmul(a, g, transpose_a=True))
+    aa = tf.matmul(a, a, transpose_b=True)
+    gg = tf.matmul(g, g, transpose_b=True)
+    return tf.reduce_sum(_flat(aa * gg, 2), axis=1)
 
 
 def _merge_groups(t, groups):
@@ -76,8 +85,10 @@ def _sum_groups(rows, groups):
 
 def _prepare(layer, a, g, groups=1):
     """Operands of the norm and sum: `(ids, g)`, LayerNormalization's per-example
-    gradients `(gamma_rows, beta_rows)`, or `(B, T, d)` `(a, g)`; `B` examples
-    whatever `groups` (see `ghost_clipping.ghost_gradients`)."""
+    gradients `(gamma_rows, beta_rows)`, or `(B, T, d)` `(a, g, products)` with the
+    `(B, p, q)` per-example kernel gradients where they are cheaper than the ghost
+    norm (else None; they then also give the clipped sum without a second product);
+    `B` examples whatever `groups` (see `ghost_clipping.ghost_gradients`)."""
     g = tf.convert_to_tensor(g)
     if isinstance(layer, keras.layers.Embedding):
         ids = _flat(tf.expand_dims(a, -1), 3)[:, :, 0]
@@ -96,7 +107,8 @@ def _prepare(layer, a, g, groups=1):
         dh, dw = layer.dilation_rate
         a = tf.image.extract_patches(a, sizes=[1, kh, kw, 1], strides=[1, sh, sw, 1],
                                      rates=[1, dh, dw, 1], padding=layer.padding.upper())
-    return _merge_groups(_flat(a, 3), groups), _merge_groups(_flat(g, 3), groups)
+    a, g = _merge_groups(_flat(a, 3), groups), _merge_groups(_flat(g, 3), groups)
+    return a, g, tf.matmul(a, g, transpose_a=True) if _direct(a, g) else None
 
 
 def _norm_axes(layer, g):
@@ -105,36 +117,43 @@ def _norm_axes(layer, g):
     return [axis for axis in range(1, rank) if axis not in axes]
 
 
-def _squared_norms(layer, a, g):
+def _squared_norms(layer, operands):
     """`(B,)` squared per-example gradient norm of a layer's weights, from `_prepare`d operands."""
     if isinstance(layer, keras.layers.Embedding):
+        a, g = operands
         same = tf.cast(tf.equal(a[:, :, None], a[:, None, :]), g.dtype)
         gg = tf.matmul(g, g, transpose_b=True)
         return tf.reduce_sum(_flat(same * gg, 2), axis=1)
     if isinstance(layer, keras.layers.LayerNormalization):
-        return sum(_rows_squared(rows) for rows in (a, g) if rows is not None)
-    total = _product_norms(a, g)
+        return sum(_rows_squared(rows) for rows in operands if rows is not None)
+    a, g, products = operands
+    total = _product_norms(a, g, products)
     if layer.bias is not None:
         total += _rows_squared(tf.reduce_sum(g, axis=1))
     return total
 
 
-def _weighted_sums(layer, a, g, factors):
+def _weighted_sums(layer, operands, factors):
     """`[(variable, sum_i factors_i * grad_i)]` for one layer, from its prepared operands."""
     if isinstance(layer, keras.layers.LayerNormalization):
         pairs = []
-        for var, rows in ((layer.gamma, a), (layer.beta, g)):
+        for var, rows in zip((layer.gamma, layer.beta), operands):
             if rows is not None:
                 summed = tf.tensordot(tf.cast(factors, rows.dtype), rows, axes=1)
                 pairs.append((var, tf.reshape(summed, var.shape)))
         return pairs
+    a, g = operands[:2]
     g = g * tf.reshape(tf.cast(factors, g.dtype), [-1] + [1] * (len(g.shape) - 1))
     if isinstance(layer, keras.layers.Embedding):
         rows = tf.math.unsorted_segment_sum(tf.reshape(g, [-1, g.shape[-1]]),
                                             tf.reshape(a, [-1]), layer.input_dim)
         return [(layer.embeddings, rows)]
-    kernel = tf.matmul(tf.reshape(a, [-1, a.shape[-1]]), tf.reshape(g, [-1, g.shape[-1]]),
-                       transpose_a=True)
+    products = operands[2]
+    if products is not None:  # the per-example gradients exist: weigh and add them
+        kernel = tf.tensordot(tf.cast(factors, products.dtype), products, axes=1)
+    else:
+        kernel = tf.matmul(tf.reshape(a, [-1, a.shape[-1]]), tf.reshape(g, [-1, g.shape[-1]]),
+                           transpose_a=True)
     pairs = [(layer.kernel, tf.reshape(kernel, layer.kernel.shape))]
     if layer.bias is not None:
         pairs.append((layer.bias, tf.reduce_sum(g, axis=[0, 1])))

@@ -9,7 +9,8 @@ sequence or spatial axis of length `T`, the squared norm is either the
 squared entries of the `(d_in, d_out)` per-example gradient `a_i^T g_i`,
 whichever is cheaper (Lee & Kifer 2021). One forward pass records `(a, z)`
 for each supported layer; one backward pass to the `z`s gives `g`, the
-norms, and the clipped sum `sum_i c_i a_i^T g_i` from the same operands.
+norms, and the clipped sum `sum_i c_i a_i^T g_i` from the same operands (by
+weighing the per-example products where the norm already formed them).
 The per-layer-type norms and sums are in `_ghost_norms`.
 
 Supported layers with trainable weights: Dense, Conv2D (channels_last,
@@ -228,16 +229,16 @@ def ghost_gradients(model, example_losses, variables, x, *, l2_norm_clip, traini
         y_pred, records = forward(model, x, training=training, tape=tape)
         losses = example_losses(y_pred)
     grads_z = tape.gradient(losses, [z for _, _, z in records])
-    prepared = [(layer, *_prepare(layer, a, g, groups))
+    prepared = [(layer, _prepare(layer, a, g, groups))
                 for (layer, a, _), g in zip(records, grads_z) if g is not None]
     total = tf.zeros(tf.shape(losses)[:1], losses.dtype)
-    for layer, a, g in prepared:
-        total += tf.cast(_squared_norms(layer, a, g), losses.dtype)
+    for layer, operands in prepared:
+        total += tf.cast(_squared_norms(layer, operands), losses.dtype)
     norms = tf.sqrt(total)
     factors = tf.stop_gradient(clipping.clip_factors(norms, l2_norm_clip))
     sums = {}
-    for layer, a, g in prepared:
-        for var, grad in _weighted_sums(layer, a, g, factors):
+    for layer, operands in prepared:
+        for var, grad in _weighted_sums(layer, operands, factors):
             sums[id(var)] = sums[id(var)] + grad if id(var) in sums else grad
     summed = [tf.cast(sums[id(var)], var.dtype) if id(var) in sums else tf.zeros_like(var)
               for var in variables]
