@@ -247,10 +247,12 @@ class DPModel(keras.Model):
         training step rather than by its `tf.data` pipeline (the same batches,
         see `sampling.InStepSampler`); this holds a copy of the dataset's
         arrays for the duration of `fit` (not with `class_weight`, which
-        Keras applies to the dataset's batches).
+        Keras applies to the dataset's batches, nor under a distribution
+        strategy with several replicas, where each would draw a whole batch).
         """
         kwargs = self.prepare_fit(x, batch_size, kwargs)
-        if not sampling.has_source(x) or kwargs.get("class_weight") is not None:
+        if (not sampling.has_source(x) or kwargs.get("class_weight") is not None
+                or tf.distribute.get_strategy().num_replicas_in_sync > 1):
             return super().fit(x, y, batch_size, *args, **kwargs)
         if self._sampler.load(x):
             self.train_function = None  # a step traced before read other variables

@@ -172,6 +172,17 @@ def test_new_data_reuses_the_compiled_step_and_is_never_saved(tmp_path):
     assert saved and not any(shape and shape[0] == 64 for _, shape in saved)
 
 
+def test_class_weight_keeps_the_datasets_own_pipeline():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(30, 4)).astype("float32"), rng.integers(0, 3, 30)
+    private = _private()
+    history = private.fit(poisson_dataset(x, y, batch_size=6, seed=0), verbose=0,
+                          class_weight={0: 1.0, 1: 2.0, 2: 0.5})
+    assert np.isfinite(history.history["loss"]).all()
+    assert private._sampler._variables is None  # Keras weighted the dataset's batches
+    assert private._expected_batch_size == 6
+
+
 def test_bad_inputs_are_named():
     x = np.zeros((10, 4), "float32")
     with pytest.raises(ValueError, match="batch_size"):
