@@ -152,9 +152,9 @@ def draw_batch(step_seed, tensors, rate):
 class InStepSampler:
     """Draws `poisson_dataset` batches inside a compiled training step.
 
-    A per-batch function in a `tf.data` pipeline costs a CPU `fit` step
-    about as much as a small model's whole step (see the input-pipeline
-    lines of `benchmarks/bench_privacy.py`). So `DPModel.fit` feeds Keras
+    On a CPU, the per-batch function of the `tf.data` pipeline adds a large
+    share to a small model's `fit` step (see the input-pipeline lines of
+    `benchmarks/bench_privacy.py`). So `DPModel.fit` feeds Keras
     only the dataset's step seeds (`seeds_of`) and its `train_step` calls
     `batch_of`, which draws the batch with `draw_batch` from a copy of the
     arrays held in variables for the duration of `fit`: the batches are the
