@@ -129,7 +129,7 @@ def standard_normal(size, seed, dtype="float32"):
     independent uniform `u1` in (0, 1] and `u2` in [0, 1); each pair gives
     two independent draws. It is the transform TensorFlow's own normal
     sampler applies element by element, here on whole tensors, which costs
-    a CPU about a third less (the noise is a large part of a small model's
+    a CPU about a quarter less (the noise is a large part of a small model's
     DP-SGD step). Float32 uniforms have 2^-23 resolution, so draws lie
     within about 5.6 standard deviations, as TensorFlow's do.
 
